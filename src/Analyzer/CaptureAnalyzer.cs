@@ -1,0 +1,307 @@
+using RdpWire.Analyzer.Connections;
+using RdpWire.Analyzer.Report;
+using RdpWire.Capture;
+using RdpWire.Capture.Decoding;
+using RdpWire.Capture.Tcp;
+
+namespace RdpWire.Analyzer;
+
+public sealed record AnalyzerOptions
+{
+    public FlowTableLimits Limits { get; init; } = FlowTableLimits.Default;
+    /// <summary>Report connections that are not RDP too (off: only port 3389 or RDP negotiation).</summary>
+    public bool IncludeNonRdp { get; init; }
+}
+
+/// <summary>
+/// Runs one packet source through the whole pipeline: decode, flow table, per-direction
+/// reassembly into pipes, the RDP stream parsers, and the verdict for every connection.
+/// The same code serves capture files and live capture.
+/// </summary>
+public sealed class CaptureAnalyzer
+{
+    private readonly AnalyzerOptions _options;
+    private readonly TcpFlowTable<ConnectionState> _table;
+    private readonly List<ConnectionReport> _finished = [];
+    private readonly CaptureSummary _summary;
+    private readonly List<Finding> _captureFindings = [];
+    private long _firstTicks;
+    private long _lastTicks;
+    private readonly List<long> _scratchFrames = [];
+
+    public CaptureAnalyzer(string name, CaptureFormat format, AnalyzerOptions? options = null)
+    {
+        _options = options ?? new AnalyzerOptions();
+        _table = new TcpFlowTable<ConnectionState>(_options.Limits, c => new ConnectionState(c), OnConnectionEnd);
+        _summary = new CaptureSummary
+        {
+            Path = name,
+            Format = format switch { CaptureFormat.Pcap => "pcap", CaptureFormat.PcapNg => "pcapng", _ => "live" },
+        };
+    }
+
+    /// <summary>Called with each connection's report as soon as it is decided (closed, expired or capture end).</summary>
+    public event Action<ConnectionReport>? ConnectionDecided;
+
+    /// <summary>Reads the whole source and returns the report. Read errors end the reading, not the analysis.</summary>
+    public static AnalysisReport Analyze(IPacketSource source, AnalyzerOptions? options = null)
+    {
+        var analyzer = new CaptureAnalyzer(source.Name, source.Format, options);
+        try
+        {
+            while (source.TryReadNext(out var packet))
+            {
+                analyzer.Process(packet);
+            }
+        }
+        catch (CaptureFormatException e)
+        {
+            analyzer.RecordReadError(e);
+        }
+        return analyzer.Complete(source.LinkTypes, source.TruncatedPackets);
+    }
+
+    public void RecordReadError(CaptureFormatException e)
+    {
+        _summary.ReadError = e.Message;
+        _captureFindings.Add(new Finding
+        {
+            Code = "capture.read-error",
+            Severity = "warning",
+            Phase = Phases.TcpConnect,
+            Summary = "The capture file is damaged; the report covers only the packets before the damage",
+            Detail = $"{e.Message}. {e.PacketsRead} packets were read before it; connections still open at that point are reported as the capture ended.",
+        });
+    }
+
+    public void Process(in CapturedPacket packet)
+    {
+        _summary.Packets++;
+        _summary.Bytes += packet.Data.Length;
+        if (_summary.Packets == 1)
+        {
+            _firstTicks = packet.TimestampTicks;
+        }
+        _lastTicks = Math.Max(_lastTicks, packet.TimestampTicks);
+
+        if (PacketDecoder.TryDecode(packet, out var p) != DecodeResult.Ok)
+        {
+            _summary.UndecodedPackets++;
+            return;
+        }
+        switch (p.Transport)
+        {
+            case TransportKind.Tcp:
+                ProcessTcp(p);
+                break;
+            case TransportKind.Icmp:
+            case TransportKind.Icmpv6:
+                if (p.IcmpIsError && p.IcmpQuoted.HasPorts && p.IcmpQuoted.Protocol == 6)
+                {
+                    ProcessIcmpError(p);
+                }
+                break;
+        }
+    }
+
+    private void ProcessTcp(in DecodedPacket p)
+    {
+        var (conn, state) = _table.Lookup(p);
+        var at = new FrameRef(p.Packet.Frame, p.Packet.TimestampTicks);
+        if (state.FirstPacket.Frame == 0)
+        {
+            state.FirstPacket = at;
+            state.FirstTicks = at.Ticks;
+        }
+        state.LastTicks = at.Ticks;
+
+        var stream = conn.Stream(conn.DirectionOf(p));
+        int gapsBefore = stream.Gaps.Count;
+        var info = conn.Process(p);
+        int d = (int)info.Direction;
+        string arrow = info.Direction == TcpDirection.ClientToServer ? "c2s" : "s2c";
+        state.Packets[d]++;
+        state.LastPacket[d] = at;
+        RecordTcpFacts(state, p, info, at, arrow);
+
+        if (info.Disposition is SegmentDisposition.InOrder or SegmentDisposition.PartialRetransmission)
+        {
+            state.PayloadBytes[d] += info.PayloadLength;
+            state.FirstPayload[d] ??= at;
+            state.LastPayload[d] = at;
+            state.TrailingRetransmissions[d] = 0;
+        }
+        else if (info.Disposition == SegmentDisposition.Retransmission)
+        {
+            state.Retransmissions++;
+            state.TrailingRetransmissions[d]++;
+        }
+
+        if (info.AcknowledgesUnseenBytes)
+        {
+            // The peer acknowledged bytes this capture never saw: they will not come; skip the hole.
+            var peer = conn.Stream((TcpDirection)(1 - d));
+            int peerGaps = peer.Gaps.Count;
+            if (peer.SkipFirstHole(p.Acknowledgment))
+            {
+                NotifyGaps(state, (TcpDirection)(1 - d), peerGaps);
+                Feed(state, (TcpDirection)(1 - d));
+            }
+        }
+        if (stream.Gaps.Count > gapsBefore)
+        {
+            NotifyGaps(state, info.Direction, gapsBefore);
+        }
+        if (info.Disposition is SegmentDisposition.InOrder or SegmentDisposition.PartialRetransmission)
+        {
+            Feed(state, info.Direction);
+        }
+    }
+
+    private static void RecordTcpFacts(ConnectionState state, in DecodedPacket p, in TcpSegmentInfo info, FrameRef at, string arrow)
+    {
+        var flags = info.Flags;
+        bool syn = (flags & TcpFlags.Syn) != 0, ack = (flags & TcpFlags.Ack) != 0;
+        if (syn && !ack && info.Direction == TcpDirection.ClientToServer)
+        {
+            bool retransmit = state.SynCount > 0;
+            state.AddSyn(at);
+            state.ClientSynTtl = p.Ttl;
+            state.AddStep(at, arrow, retransmit ? $"SYN (retransmission #{state.SynCount - 1})" : SynText("SYN", p));
+        }
+        else if (syn && ack && info.Direction == TcpDirection.ServerToClient)
+        {
+            if (state.SynAck is null)
+            {
+                state.SynAck = at;
+                state.SynAckTtl = p.Ttl;
+                state.AddStep(at, arrow, SynText("SYN-ACK", p));
+            }
+        }
+        else if (ack && !syn && state.SynAck is not null && state.HandshakeAck is null
+            && info.Direction == TcpDirection.ClientToServer)
+        {
+            state.HandshakeAck = at;
+        }
+        if ((flags & TcpFlags.Rst) != 0 && state.Rst is null)
+        {
+            state.Rst = at;
+            state.RstDirection = info.Direction;
+            state.RstTtl = p.Ttl;
+            state.AddStep(at, arrow, ack ? "RST, ACK" : "RST");
+        }
+        if ((flags & TcpFlags.Fin) != 0 && state.Fin[(int)info.Direction] is null)
+        {
+            state.Fin[(int)info.Direction] = at;
+            state.AddStep(at, arrow, "FIN");
+        }
+    }
+
+    private static string SynText(string what, in DecodedPacket p) =>
+        p.TcpOptions.Mss is ushort mss ? $"{what} (MSS {mss})" : what;
+
+    private void ProcessIcmpError(in DecodedPacket p)
+    {
+        var q = p.IcmpQuoted;
+        var found = _table.Find(new Endpoint(q.Source, q.SourcePort), new Endpoint(q.Destination, q.DestinationPort));
+        if (found is not { } f)
+        {
+            return;
+        }
+        var at = new FrameRef(p.Packet.Frame, p.Packet.TimestampTicks);
+        var state = f.State;
+        state.IcmpErrors.Add((at, p.IcmpType, p.IcmpCode, p.Transport == TransportKind.Icmpv6, p.Source));
+        state.LastTicks = at.Ticks;
+        state.AddStep(at, "icmp", $"{IcmpText.Describe(p.IcmpType, p.IcmpCode, p.Transport == TransportKind.Icmpv6)} from {p.Source}");
+    }
+
+    private static void NotifyGaps(ConnectionState state, TcpDirection direction, int firstNewGap)
+    {
+        var gaps = state.Connection.Stream(direction).Gaps;
+        for (int i = firstNewGap; i < gaps.Count; i++)
+        {
+            state.Gaps++;
+            state.Parsers[(int)direction].OnGap(gaps[i].Offset);
+        }
+    }
+
+    /// <summary>Lets the direction's parser consume what the reassembler delivered.</summary>
+    private static void Feed(ConnectionState state, TcpDirection direction)
+    {
+        var stream = state.Connection.Stream(direction);
+        if (!state.Following || stream.Ignoring)
+        {
+            return;
+        }
+        var parser = state.Parsers[(int)direction];
+        parser.Drain(stream.Reader);
+        stream.Frames.TrimBefore(parser.Offset);
+
+        // Not RDP on a non-RDP port: stop copying its bytes.
+        if (direction == TcpDirection.ClientToServer && state.Connection.Server.Port != 3389
+            && state.Request is null && (parser.IsLost || parser.Offset > 0))
+        {
+            state.Following = false;
+            state.Connection.Stream(TcpDirection.ClientToServer).StopFollowing();
+            state.Connection.Stream(TcpDirection.ServerToClient).StopFollowing();
+        }
+    }
+
+    private void OnConnectionEnd(TcpConnection connection, ConnectionState state, ConnectionEndReason reason)
+    {
+        state.EndReason = reason;
+        // Holes that never filled: skip them so the parsers see what came after, then decide.
+        foreach (var direction in new[] { TcpDirection.ClientToServer, TcpDirection.ServerToClient })
+        {
+            var stream = connection.Stream(direction);
+            int before = stream.Gaps.Count;
+            while (stream.SkipFirstHole())
+            {
+            }
+            if (stream.Gaps.Count > before)
+            {
+                NotifyGaps(state, direction, before);
+                Feed(state, direction);
+            }
+        }
+        if (!state.IsRdp && !_options.IncludeNonRdp)
+        {
+            return;
+        }
+        var report = VerdictEngine.Decide(state, _lastTicks);
+        _finished.Add(report);
+        ConnectionDecided?.Invoke(report);
+    }
+
+    /// <summary>Ends every open connection and assembles the report.</summary>
+    public AnalysisReport Complete(IReadOnlyList<LinkType> linkTypes, long truncatedPackets)
+    {
+        _table.Flush();
+        _summary.LinkTypes = linkTypes.Select(LinkTypeNames.Name).ToList();
+        _summary.TruncatedPackets = truncatedPackets;
+        if (_summary.Packets > 0)
+        {
+            _summary.First = ReportTime.Format(_firstTicks);
+            _summary.Last = ReportTime.Format(_lastTicks);
+        }
+        if (_table.Evictions > 0)
+        {
+            _captureFindings.Add(new Finding
+            {
+                Code = "capture.flow-limit",
+                Severity = "warning",
+                Phase = Phases.TcpConnect,
+                Summary = $"More connections than the flow table holds: {_table.Evictions} were decided early",
+                Detail = $"The table keeps {_options.Limits.MaxConnections} connections at once; when full, the least recently active one is decided with what was seen so far.",
+            });
+        }
+        _finished.Sort((a, b) => a.Id.CompareTo(b.Id));
+        return new AnalysisReport
+        {
+            Version = typeof(CaptureAnalyzer).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
+            Capture = _summary,
+            Connections = _finished,
+            Findings = _captureFindings,
+        };
+    }
+}

@@ -1,0 +1,266 @@
+using RdpWire.Analyzer.Report;
+using RdpWire.Capture.Decoding;
+using RdpWire.Capture.Tcp;
+using RdpWire.RdpParser.Streams;
+using RdpWire.RdpParser.Tls;
+using RdpWire.RdpParser.X224;
+
+namespace RdpWire.Analyzer.Connections;
+
+/// <summary>A packet the verdict logic may cite: its frame, time and what it was.</summary>
+public readonly record struct FrameRef(long Frame, long Ticks);
+
+/// <summary>
+/// Everything the analyzer records about one TCP connection while the packets stream by:
+/// TCP facts from the segments, protocol messages from the two stream parsers, and the
+/// ladder for the report. Bounded: lists are capped, bulk data is only counted.
+/// </summary>
+public sealed class ConnectionState : IRdpStreamEvents
+{
+    private const int MaxLadderSteps = 48;
+    private const int MaxSynsRemembered = 16;
+
+    public ConnectionState(TcpConnection connection)
+    {
+        Connection = connection;
+        Parsers =
+        [
+            new RdpStreamParser(StreamDirection.ClientToServer, this),
+            new RdpStreamParser(StreamDirection.ServerToClient, this),
+        ];
+    }
+
+    public TcpConnection Connection { get; }
+    public RdpStreamParser[] Parsers { get; }
+
+    public long FirstTicks { get; set; }
+    public long LastTicks { get; set; }
+    public FrameRef FirstPacket { get; set; }
+
+    // TCP
+    public List<FrameRef> ClientSyns { get; } = [];
+    public int SynCount { get; set; }
+    public byte ClientSynTtl { get; set; }
+    public FrameRef? SynAck { get; set; }
+    public byte SynAckTtl { get; set; }
+    public FrameRef? HandshakeAck { get; set; }
+    public FrameRef? Rst { get; set; }
+    public TcpDirection RstDirection { get; set; }
+    public byte RstTtl { get; set; }
+    public FrameRef?[] Fin { get; } = new FrameRef?[2];
+    public FrameRef?[] FirstPayload { get; } = new FrameRef?[2];
+    public FrameRef?[] LastPayload { get; } = new FrameRef?[2];
+    public FrameRef?[] LastPacket { get; } = new FrameRef?[2];
+    public long[] Packets { get; } = new long[2];
+    public long[] PayloadBytes { get; } = new long[2];
+    public long Retransmissions { get; set; }
+    /// <summary>Retransmissions of the segment that is currently the newest in each direction.</summary>
+    public int[] TrailingRetransmissions { get; } = new int[2];
+    public long Gaps { get; set; }
+    public ConnectionEndReason? EndReason { get; set; }
+
+    // ICMP errors that quote this connection's packets
+    public List<(FrameRef At, byte Type, byte Code, bool V6, NetAddress From)> IcmpErrors { get; } = [];
+
+    // X.224
+    public (FrameRef At, X224ConnectionRequest Pdu)? Request { get; private set; }
+    public (FrameRef At, X224ConnectionConfirm Pdu)? Confirm { get; private set; }
+    public (FrameRef At, TcpDirection From, byte Reason)? Disconnect { get; private set; }
+    public List<(FrameRef At, TcpDirection Direction, string Reason)> Malformed { get; } = [];
+
+    // After negotiation
+    public FrameRef?[] FirstTls { get; } = new FrameRef?[2];
+    public FrameRef? ClientHello { get; private set; }
+    public FrameRef? ServerHello { get; private set; }
+    public FrameRef?[] ChangeCipherSpec { get; } = new FrameRef?[2];
+    public FrameRef?[] FirstApplicationData { get; } = new FrameRef?[2];
+    public FrameRef?[] LastHandshakeRecord { get; } = new FrameRef?[2];
+    public long[] TlsRecords { get; } = new long[2];
+    public long[] ApplicationDataRecords { get; } = new long[2];
+    public ushort? ServerHelloRecordVersion { get; private set; }
+    public List<(FrameRef At, TcpDirection From, byte Level, byte Description, bool Encrypted)> Alerts { get; } = [];
+    public FrameRef?[] FirstX224Data { get; } = new FrameRef?[2];
+    public long[] FastPathPdus { get; } = new long[2];
+
+    public List<LadderStep> Ladder { get; } = [];
+    public int LadderOverflow { get; private set; }
+
+    /// <summary>True when the connection carries RDP: port 3389, or its first client bytes were an RDP Connection Request.</summary>
+    public bool IsRdp => Connection.Server.Port == 3389 || Request is not null;
+
+    /// <summary>False once the client's first bytes proved this is not RDP on a non-RDP port: stop parsing.</summary>
+    public bool Following { get; set; } = true;
+
+    public void AddStep(FrameRef at, string direction, string message)
+    {
+        if (Ladder.Count >= MaxLadderSteps)
+        {
+            LadderOverflow++;
+            return;
+        }
+        Ladder.Add(new LadderStep
+        {
+            Frame = at.Frame,
+            Time = ReportTime.Format(at.Ticks),
+            Offset = Math.Round((at.Ticks - FirstTicks) / (double)TimeSpan.TicksPerSecond, 6),
+            Direction = direction,
+            Message = message,
+        });
+    }
+
+    public void AddSyn(FrameRef at)
+    {
+        SynCount++;
+        if (ClientSyns.Count < MaxSynsRemembered)
+        {
+            ClientSyns.Add(at);
+        }
+    }
+
+    private FrameRef At(StreamDirection direction, StreamRange range)
+    {
+        var (frame, ticks) = Connection.Stream((TcpDirection)direction).Frames.FrameAt(range.End - 1);
+        return new FrameRef(frame, ticks);
+    }
+
+    private static string Arrow(StreamDirection d) => d == StreamDirection.ClientToServer ? "c2s" : "s2c";
+
+    public void OnConnectionRequest(StreamDirection direction, StreamRange range, X224ConnectionRequest request)
+    {
+        var at = At(direction, range);
+        if (direction == StreamDirection.ClientToServer && Request is null)
+        {
+            Request = (at, request);
+        }
+        var parts = new List<string> { "X.224 Connection Request" };
+        if (request.Cookie is not null)
+        {
+            parts.Add($"cookie mstshash={request.Cookie}");
+        }
+        if (request.RoutingToken is not null)
+        {
+            parts.Add($"routing token \"{request.RoutingToken}\"");
+        }
+        parts.Add(request.NegotiationRequest is null
+            ? "no RDP_NEG_REQ (Standard RDP Security only)"
+            : "requests " + string.Join("|", RdpNegNames.Protocols(request.RequestedProtocols)));
+        AddStep(at, Arrow(direction), string.Join(", ", parts));
+    }
+
+    public void OnConnectionConfirm(StreamDirection direction, StreamRange range, X224ConnectionConfirm confirm)
+    {
+        var at = At(direction, range);
+        if (direction == StreamDirection.ServerToClient && Confirm is null)
+        {
+            Confirm = (at, confirm);
+        }
+        string what = confirm.NegotiationFailure is { } f
+            ? $"RDP_NEG_FAILURE {RdpNegNames.FailureCode(f.FailureCode)}"
+            : confirm.NegotiationResponse is { } r
+                ? $"selects {RdpNegNames.SelectedProtocol(r.SelectedProtocol)}"
+                : "no negotiation data (Standard RDP Security)";
+        AddStep(at, Arrow(direction), "X.224 Connection Confirm, " + what);
+    }
+
+    public void OnDisconnectRequest(StreamDirection direction, StreamRange range, byte reason)
+    {
+        var at = At(direction, range);
+        Disconnect ??= (at, (TcpDirection)direction, reason);
+        AddStep(at, Arrow(direction), $"X.224 Disconnect Request (reason {reason})");
+    }
+
+    public void OnX224Data(StreamDirection direction, StreamRange range, int firstUserDataByte)
+    {
+        var at = At(direction, range);
+        int d = (int)direction;
+        if (FirstX224Data[d] is null)
+        {
+            FirstX224Data[d] = at;
+            // T.125 BER: application tag 101 (0x7F 0x65) is Connect-Initial, 102 (0x7F 0x66) Connect-Response.
+            AddStep(at, Arrow(direction), direction == StreamDirection.ClientToServer
+                ? "X.224 Data (MCS, in the clear: Standard RDP Security)"
+                : "X.224 Data (MCS, in the clear)");
+        }
+    }
+
+    public void OnTlsRecord(StreamDirection direction, StreamRange range, TlsRecordSummary record)
+    {
+        var at = At(direction, range);
+        int d = (int)direction;
+        TlsRecords[d]++;
+        FirstTls[d] ??= at;
+        var type = record.Header.ContentType;
+        string? step = null;
+        switch (type)
+        {
+            case TlsContentType.Handshake when !record.Encrypted:
+                LastHandshakeRecord[d] = at;
+                if (record.FirstHandshakeType == TlsHandshakeType.ClientHello && direction == StreamDirection.ClientToServer)
+                {
+                    ClientHello ??= at;
+                }
+                if (record.FirstHandshakeType == TlsHandshakeType.ServerHello && direction == StreamDirection.ServerToClient)
+                {
+                    ServerHello ??= at;
+                    ServerHelloRecordVersion ??= record.Header.Version;
+                }
+                step = $"TLS handshake: {HandshakeName(record.FirstHandshakeType)}";
+                break;
+            case TlsContentType.Handshake:
+                LastHandshakeRecord[d] = at;
+                step = "TLS handshake (encrypted, e.g. Finished)";
+                break;
+            case TlsContentType.ChangeCipherSpec:
+                ChangeCipherSpec[d] ??= at;
+                step = "TLS ChangeCipherSpec";
+                break;
+            case TlsContentType.Alert:
+                if (record.AlertLevel is byte level && record.AlertDescription is byte desc)
+                {
+                    Alerts.Add((at, (TcpDirection)direction, level, desc, false));
+                    step = $"TLS alert: {TlsAlertNames.Level(level)} {TlsAlertNames.Description(desc)}";
+                }
+                else
+                {
+                    Alerts.Add((at, (TcpDirection)direction, 0, 0, true));
+                    step = "TLS alert (encrypted)";
+                }
+                break;
+            case TlsContentType.ApplicationData:
+                ApplicationDataRecords[d]++;
+                if (FirstApplicationData[d] is null)
+                {
+                    FirstApplicationData[d] = at;
+                    step = "TLS application data (encrypted) begins";
+                }
+                break;
+        }
+        if (step is not null)
+        {
+            AddStep(at, Arrow(direction), step);
+        }
+    }
+
+    public void OnFastPath(StreamDirection direction, StreamRange range) => FastPathPdus[(int)direction]++;
+
+    public void OnMalformed(StreamDirection direction, long offset, string reason)
+    {
+        var (frame, ticks) = Connection.Stream((TcpDirection)direction).Frames.FrameAt(offset);
+        Malformed.Add((new FrameRef(frame, ticks), (TcpDirection)direction, reason));
+    }
+
+    private static string HandshakeName(TlsHandshakeType? type) => type switch
+    {
+        TlsHandshakeType.ClientHello => "ClientHello",
+        TlsHandshakeType.ServerHello => "ServerHello",
+        TlsHandshakeType.Certificate => "Certificate",
+        TlsHandshakeType.ServerKeyExchange => "ServerKeyExchange",
+        TlsHandshakeType.CertificateRequest => "CertificateRequest",
+        TlsHandshakeType.ServerHelloDone => "ServerHelloDone",
+        TlsHandshakeType.ClientKeyExchange => "ClientKeyExchange",
+        TlsHandshakeType.Finished => "Finished",
+        TlsHandshakeType.NewSessionTicket => "NewSessionTicket",
+        null => "(empty)",
+        _ => $"type {(byte)type}",
+    };
+}

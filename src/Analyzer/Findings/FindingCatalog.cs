@@ -1,0 +1,188 @@
+using RdpWire.Analyzer.Report;
+
+namespace RdpWire.Analyzer.Findings;
+
+/// <summary>The fixed part of a finding: what it is, how bad, where, what to change, what mstsc shows.</summary>
+public sealed record FindingDefinition(
+    string Code,
+    string Severity,
+    string Phase,
+    string Title,
+    IReadOnlyList<string> Fix,
+    IReadOnlyList<string> MstscCodes);
+
+/// <summary>
+/// Every finding code with its remediation text and the Windows client codes that go with it:
+/// one table, shared by the analyzer, the renderers and (later) `rdpwire explain`.
+/// mstsc codes come from ../shared/docs/rdp-failure-reference.md section 1; where the pairing
+/// of a code with a wire pattern is not documented by Microsoft the text says so.
+/// </summary>
+public static class FindingCatalog
+{
+    private static readonly Dictionary<string, FindingDefinition> Definitions = new[]
+    {
+        new FindingDefinition("ok", "info", Phases.TcpConnect,
+            "The connection setup completed as far as the capture shows", [], []),
+        new FindingDefinition("incomplete", "info", Phases.TcpConnect,
+            "The capture ended while the connection setup was still in progress",
+            ["Capture for longer, from before the client connects until it shows its error, so the whole handshake is on record."],
+            []),
+        new FindingDefinition("tcp.no-response", "error", Phases.TcpConnect,
+            "The server never answered the TCP SYN",
+            [
+                "Check every firewall on the path allows TCP 3389 from the client: Windows Defender Firewall on the server (`Enable-NetFirewallRule -DisplayGroup \"Remote Desktop\"`), cloud security groups/NSGs, perimeter firewalls.",
+                "Confirm the server is up and reachable at that address (`Test-NetConnection <server> -Port 3389` from the client's network).",
+                "If the server listens on a non-default port, check `HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp\\PortNumber` and connect to that port.",
+                "Capture on the server too: SYNs arriving there and unanswered point at the host firewall; SYNs not arriving point at the network path.",
+            ],
+            ["0x204 (disconnectReasonSocketConnectFailed) or 0x108 (disconnectReasonConnectionTimedOut); which of the two mstsc shows for a silent drop is not documented"]),
+        new FindingDefinition("tcp.refused", "error", Phases.TcpConnect,
+            "The server refused the TCP connection (RST answered the SYN)",
+            [
+                "Nothing listens on that port, or a firewall rejects with RST: on the server run `Get-Service TermService` and `netstat -ano | findstr :3389`.",
+                "Make sure Remote Desktop is enabled: `Set-ItemProperty 'HKLM:\\System\\CurrentControlSet\\Control\\Terminal Server' -Name fDenyTSConnections -Value 0` (or System Properties > Remote).",
+                "Check the listener port in `HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp\\PortNumber` matches the port the client uses.",
+                "If the RST's TTL differs from the server's other packets, a middlebox sent it: look for a reject rule on the path.",
+            ],
+            ["0x204 (disconnectReasonSocketConnectFailed)"]),
+        new FindingDefinition("tcp.icmp-unreachable", "error", Phases.TcpConnect,
+            "An ICMP unreachable answered the SYN",
+            [
+                "The router or host named as the ICMP sender rejected the connection: check its ACLs / firewall rules for TCP 3389 (administratively prohibited) or its routes (net/host unreachable).",
+                "Port unreachable from the server itself means it runs a firewall with a reject rule: allow TCP 3389 in Windows Defender Firewall.",
+            ],
+            ["0x204 (disconnectReasonSocketConnectFailed); pairing not documented"]),
+        new FindingDefinition("tcp.reset", "error", Phases.TcpConnect,
+            "The connection was reset in the middle of the handshake",
+            [
+                "Look at who sent the RST and when: a server reset right after the client's message usually means the RDP service rejected it (check the server's `Microsoft-Windows-RemoteDesktopServices-RdpCoreTS/Operational` and `TerminalServices-RemoteConnectionManager` event logs).",
+                "An RST whose TTL differs from the server's other packets was injected by a middlebox (IPS, firewall, proxy): check its logs for RDP/3389 blocks.",
+            ],
+            ["0x904 (disconnectReasonAtClientWinsockFDCLOSE) is what field reports show for a reset during setup; the exact pairing is not documented"]),
+        new FindingDefinition("tcp.stalled", "error", Phases.TcpConnect,
+            "One side stopped answering in the middle of the handshake",
+            [
+                "The silent side is hung or its packets are lost on the path: check the server's RDP service (`Restart-Service TermService -Force` as a test) and any load balancer or proxy in front of it.",
+                "If the silent direction carried large segments, suspect a path MTU problem: retry with a lower MTU on the client (`netsh interface ipv4 set subinterface \"<if>\" mtu=1400 store=persistent`) to test.",
+            ],
+            ["0x904 (disconnectReasonAtClientWinsockFDCLOSE) or 0x108 (disconnectReasonConnectionTimedOut); pairing not documented"]),
+        new FindingDefinition("tcp.client-closed-before-request", "warning", Phases.TcpConnect,
+            "The client opened TCP and closed it without sending an RDP Connection Request",
+            [
+                "This is what port checks and load-balancer health probes do; if a real client did it, it gave up before RDP started: check its logs (mstsc: Event Viewer > Applications and Services > Microsoft > Windows > TerminalServices-ClientActiveXCore).",
+            ],
+            []),
+        new FindingDefinition("tcp.server-closed", "error", Phases.TcpConnect,
+            "The server closed the connection in the middle of the handshake",
+            [
+                "The RDP service closed the connection on purpose: look at the server's `RemoteDesktopServices-RdpCoreTS` and `TerminalServices-RemoteConnectionManager` logs at that time.",
+                "A connection limit (Group Policy \"Limit number of connections\") or a licensing-mode problem also makes the server hang up early.",
+            ],
+            ["0x904 (disconnectReasonAtClientWinsockFDCLOSE); pairing not documented"]),
+        new FindingDefinition("x224.no-confirm", "error", Phases.X224,
+            "The client's X.224 Connection Request never got a Connection Confirm",
+            [
+                "The TCP listener accepted the connection but the RDP stack did not answer: check the server's RDP service and its event logs (`RemoteDesktopServices-RdpCoreTS`).",
+                "Something else may own the port (another service, a proxy or a port forwarder that is not RDP): `netstat -ano | findstr :3389` on the server.",
+                "A middlebox that accepts TCP on behalf of the server (load balancer, TLS-terminating proxy) may be failing to reach the back end.",
+            ],
+            ["0x904 (disconnectReasonAtClientWinsockFDCLOSE) or 0x108 (disconnectReasonConnectionTimedOut); pairing not documented"]),
+        new FindingDefinition("x224.negotiation-failure", "error", Phases.X224,
+            "The server refused the security protocols the client offered (RDP_NEG_FAILURE)",
+            [], // fix steps depend on the failure code: see NegotiationFailureAdvice
+            []),
+        new FindingDefinition("x224.protocol-not-offered", "error", Phases.X224,
+            "The server selected a security protocol the client did not offer",
+            [
+                "The server (or a proxy answering for it) ignored the client's offer: check its security-layer setting (`SecurityLayer` and `UserAuthentication` under `HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp`).",
+                "If an RDP proxy or gateway sits in front of the server, check its configuration: the Confirm may come from it, not the server.",
+            ],
+            []),
+        new FindingDefinition("x224.client-abort-after-negotiation", "error", Phases.X224,
+            "The client closed the connection right after the server chose the security protocol",
+            [
+                "The client did not accept the protocol the server chose. Most often the client requires Network Level Authentication (CredSSP) and the server selected TLS or Standard RDP Security.",
+                "On the server, require NLA: System Properties > Remote > \"Allow connections only from computers running Remote Desktop with Network Level Authentication\", or GPO Computer Configuration > Administrative Templates > Windows Components > Remote Desktop Services > Remote Desktop Session Host > Security > \"Require user authentication for remote connections by using Network Level Authentication\" (registry `UserAuthentication`=1 under `...\\WinStations\\RDP-Tcp`).",
+                "Or, if the server cannot do NLA (older or non-Windows servers), allow the client to connect without it: `enablecredsspsupport:i:0` / `authentication level:i:0` in the .rdp file for mstsc, `/sec:tls` for FreeRDP.",
+            ],
+            ["mstsc says the remote computer requires (or does not support) Network Level Authentication; no documented hex code"]),
+        new FindingDefinition("x224.malformed", "error", Phases.X224,
+            "The TPKT/X.224 negotiation bytes break the specification",
+            [
+                "Identify what is speaking on the port: a non-RDP service, a proxy or an IPS that rewrites the negotiation.",
+                "Compare the bytes with MS-RDPBCGR 2.2.1.1/2.2.1.2; the detail names the field that is wrong.",
+            ],
+            ["0x1104 (\"protocol error detected at the client\") is reported for such cases in the field; pairing not documented"]),
+        new FindingDefinition("tls.alert", "error", Phases.Tls,
+            "A TLS alert ended the handshake",
+            [
+                "The side that sent the alert rejected something in the other's handshake; the alert description says what (see RFC 8446 6).",
+                "Check the server's System event log for Schannel errors at that time.",
+            ],
+            ["0x904 / extended 0x7 is what field reports show for TLS failures; pairing not documented"]),
+        new FindingDefinition("tls.server-no-hello", "error", Phases.Tls,
+            "The server never answered the TLS ClientHello",
+            [
+                "The server could not start TLS: its RDP certificate or private key is unusable (check `Get-ChildItem 'Cert:\\LocalMachine\\Remote Desktop'` and the NETWORK SERVICE read permission on the key in `C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys`), or it shares no TLS version with the client (enable TLS 1.2 under `HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols`).",
+                "Delete the self-signed certificate from the \"Remote Desktop\" store and restart TermService to have it regenerated.",
+            ],
+            ["0x904 / extended 0x7 is what field reports show for this; pairing not documented"]),
+        new FindingDefinition("tls.client-rejected-certificate", "error", Phases.Tls,
+            "The client walked away right after the server's certificate",
+            [
+                "The client did not accept the server's certificate (expired, untrusted, wrong name) or its TLS parameters: look at the certificate in the server's flight and at the client's certificate warning.",
+                "Replace the RDP certificate with one the clients trust, for the name they connect to (GPO \"Server authentication certificate template\" or `Set-CimInstance` on `Win32_TSGeneralSetting` SSLCertificateSHA1Hash).",
+            ],
+            ["0x904 / extended 0x7 is what field reports show for certificate trouble; pairing not documented"]),
+    }.ToDictionary(d => d.Code, StringComparer.Ordinal);
+
+    public static FindingDefinition Get(string code) =>
+        Definitions.TryGetValue(code, out var d) ? d : throw new KeyNotFoundException($"finding code {code} is not in the catalog");
+
+    public static IEnumerable<FindingDefinition> All => Definitions.Values;
+}
+
+/// <summary>Remediation for each RDP_NEG_FAILURE code (MS-RDPBCGR 2.2.1.2.2).</summary>
+public static class NegotiationFailureAdvice
+{
+    public static (string Meaning, IReadOnlyList<string> Fix, IReadOnlyList<string> Mstsc) For(string failureCode) => failureCode switch
+    {
+        "HYBRID_REQUIRED_BY_SERVER" => (
+            "the server requires Network Level Authentication (CredSSP) and the client did not offer it",
+            [
+                "Let the client use NLA: mstsc does by default (check `enablecredsspsupport:i:1` in the .rdp file); FreeRDP needs `/sec:nla` or no `/sec:` option; third-party clients need CredSSP support.",
+                "Or, less secure, stop requiring NLA on the server: GPO Computer Configuration > Administrative Templates > Windows Components > Remote Desktop Services > Remote Desktop Session Host > Security > \"Require user authentication for remote connections by using Network Level Authentication\" = Disabled (registry `UserAuthentication`=0 under `HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp`).",
+            ],
+            ["mstsc: \"The remote computer requires Network Level Authentication, which your computer does not support\"; no documented hex code"]),
+        "SSL_REQUIRED_BY_SERVER" => (
+            "the server requires TLS (or, when the client offered only CredSSP, supports only TLS)",
+            [
+                "Let the client offer TLS: FreeRDP `/sec:tls`; in mstsc do not force Standard RDP Security.",
+                "If the client offered only CredSSP, the server cannot do NLA: enable it there (`UserAuthentication`=1) or let the client fall back to TLS.",
+            ],
+            ["no documented hex code"]),
+        "SSL_NOT_ALLOWED_BY_SERVER" => (
+            "the server is configured for Standard RDP Security only",
+            [
+                "Raise the server's security layer: GPO \"Require use of specific security layer for remote (RDP) connections\" = Negotiate or SSL, or registry `SecurityLayer`=1 (negotiate) or 2 (TLS) under `HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp`.",
+                "Standard RDP Security is weak (RC4, no server authentication); allowing the client to use it is a last resort.",
+            ],
+            ["no documented hex code"]),
+        "SSL_CERT_NOT_ON_SERVER" => (
+            "the server has no usable certificate, so it cannot start TLS",
+            [
+                "Check the certificate the RDP listener uses: `Get-CimInstance -Namespace root\\cimv2\\TerminalServices -ClassName Win32_TSGeneralSetting | Select SSLCertificateSHA1Hash` and that it exists in `Cert:\\LocalMachine\\Remote Desktop` (or `My`) with its private key.",
+                "Give NETWORK SERVICE read access to the private key (`C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys`), or delete the self-signed RDP certificate and restart TermService to regenerate it.",
+            ],
+            ["0x904 / extended 0x7 is reported in the field for certificate problems; pairing not documented"]),
+        "INCONSISTENT_FLAGS" => (
+            "the requested protocols conflict with those already in effect (Direct Approach)",
+            ["Check the client's security settings and any proxy that rewrites the negotiation."],
+            ["no documented hex code"]),
+        "SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER" => (
+            "the server requires TLS with client-certificate authentication",
+            ["Configure the client with a certificate for client authentication, or relax the server's requirement."],
+            ["no documented hex code"]),
+        _ => ($"the server sent an undefined failure code ({failureCode})", ["Identify the server software: this code is not defined by MS-RDPBCGR 2.2.1.2.2."], []),
+    };
+}

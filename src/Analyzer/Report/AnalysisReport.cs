@@ -1,0 +1,197 @@
+using System.Globalization;
+
+namespace RdpWire.Analyzer.Report;
+
+// The JSON report of ../shared/docs/report-contract.md. Property names are the contract's
+// (serialized camelCase); fields beyond the contract are additions, never renames.
+
+public sealed class AnalysisReport
+{
+    public string Tool { get; init; } = "rdpwire";
+    public required string Version { get; init; }
+    public int Schema { get; init; } = 1;
+    public required CaptureSummary Capture { get; init; }
+    public List<ConnectionReport> Connections { get; init; } = [];
+    /// <summary>Capture-wide findings, not tied to one connection.</summary>
+    public List<Finding> Findings { get; init; } = [];
+}
+
+public sealed class CaptureSummary
+{
+    public required string Path { get; init; }
+    /// <summary>"pcap" | "pcapng" | "live".</summary>
+    public required string Format { get; init; }
+    public List<string> LinkTypes { get; set; } = [];
+    public long Packets { get; set; }
+    public long Bytes { get; set; }
+    public string? First { get; set; }
+    public string? Last { get; set; }
+    public long TruncatedPackets { get; set; }
+    /// <summary>Addition: packets that were not IP or whose headers could not be decoded.</summary>
+    public long UndecodedPackets { get; set; }
+    /// <summary>Addition: the one-line reason reading stopped early, when it did.</summary>
+    public string? ReadError { get; set; }
+}
+
+public sealed class EndpointReport
+{
+    public required string Ip { get; init; }
+    public required int Port { get; init; }
+}
+
+public sealed class ConnectionReport
+{
+    public required long Id { get; init; }
+    public string Transport { get; init; } = "tcp";
+    public required EndpointReport Client { get; init; }
+    public required EndpointReport Server { get; init; }
+    public string? First { get; set; }
+    public string? Last { get; set; }
+    /// <summary>"client" | "server" | "middle" | "unknown".</summary>
+    public string Vantage { get; set; } = "unknown";
+    public string PhaseReached { get; set; } = Phases.TcpConnect;
+    /// <summary>"success" | "failure" | "incomplete".</summary>
+    public string Outcome { get; set; } = "incomplete";
+    public string? ClosedBy { get; set; }
+    /// <summary>"fin" | "rst" | "timeout" | "capture-end" | null.</summary>
+    public string? CloseKind { get; set; }
+    public NegotiationReport? Negotiation { get; set; }
+    public TlsReport? Tls { get; set; }
+    public object? Mcs { get; set; }
+    public object? Credssp { get; set; }
+    public List<Finding> Findings { get; init; } = [];
+    public required Verdict Verdict { get; set; }
+    /// <summary>Addition: the handshake as the ladder the text report draws.</summary>
+    public List<LadderStep> Ladder { get; init; } = [];
+    /// <summary>Addition: TCP facts behind the verdict.</summary>
+    public TcpReport? Tcp { get; set; }
+}
+
+public sealed class NegotiationReport
+{
+    public string? Cookie { get; set; }
+    public string? RoutingToken { get; set; }
+    public List<string> RequestedProtocols { get; set; } = [];
+    public List<string> RequestFlags { get; set; } = [];
+    public string? SelectedProtocol { get; set; }
+    public List<string> ResponseFlags { get; set; } = [];
+    public string? FailureCode { get; set; }
+    /// <summary>Addition: RDP_NEG_CORRELATION_INFO correlationId.</summary>
+    public string? CorrelationId { get; set; }
+    /// <summary>Addition: frame of the Connection Request / Confirm.</summary>
+    public long? RequestFrame { get; set; }
+    public long? ConfirmFrame { get; set; }
+}
+
+public sealed class TlsReport
+{
+    public List<string> ClientVersions { get; set; } = [];
+    public string? Version { get; set; }
+    public string? CipherSuite { get; set; }
+    public string? ServerName { get; set; }
+    public List<TlsAlertReport> Alerts { get; set; } = [];
+    public List<object> Certificates { get; set; } = [];
+    /// <summary>Addition: TLS record counts per direction (client→server, server→client).</summary>
+    public long ClientRecords { get; set; }
+    public long ServerRecords { get; set; }
+}
+
+public sealed class TlsAlertReport
+{
+    public required string From { get; init; }
+    public required string Level { get; init; }
+    public required string Description { get; init; }
+    public required long Frame { get; init; }
+    public required bool Encrypted { get; init; }
+}
+
+public sealed class TcpReport
+{
+    public long? HandshakeRttMicroseconds { get; set; }
+    public int SynCount { get; set; }
+    public long ClientPackets { get; set; }
+    public long ServerPackets { get; set; }
+    public long ClientPayloadBytes { get; set; }
+    public long ServerPayloadBytes { get; set; }
+    public long Retransmissions { get; set; }
+    public long Gaps { get; set; }
+}
+
+public sealed class Finding
+{
+    public required string Code { get; init; }
+    /// <summary>"error" | "warning" | "info".</summary>
+    public required string Severity { get; init; }
+    public required string Phase { get; init; }
+    public long? Frame { get; init; }
+    public string? Time { get; init; }
+    public required string Summary { get; init; }
+    public required string Detail { get; init; }
+    public List<long> EvidenceFrames { get; init; } = [];
+    public List<string> Fix { get; init; } = [];
+    public List<string> MstscCodes { get; init; } = [];
+}
+
+public sealed class Verdict
+{
+    public required string Code { get; init; }
+    public required string Summary { get; init; }
+}
+
+public sealed class LadderStep
+{
+    public required long Frame { get; init; }
+    public required string Time { get; init; }
+    /// <summary>Seconds since the connection's first packet.</summary>
+    public required double Offset { get; init; }
+    /// <summary>"c2s" | "s2c" | "icmp".</summary>
+    public required string Direction { get; init; }
+    public required string Message { get; init; }
+    /// <summary>True on the step the verdict is pinned on.</summary>
+    public bool Failure { get; set; }
+}
+
+public static class Phases
+{
+    public const string TcpConnect = "tcp-connect";
+    public const string X224 = "x224";
+    public const string Tls = "tls";
+    public const string Credssp = "credssp";
+    public const string EarlyUserAuth = "early-user-auth";
+    public const string McsConnect = "mcs-connect";
+    public const string ChannelJoin = "channel-join";
+    public const string SecurityExchange = "security-exchange";
+    public const string ClientInfo = "client-info";
+    public const string Licensing = "licensing";
+    public const string Capabilities = "capabilities";
+    public const string Finalization = "finalization";
+    public const string Active = "active";
+    public const string RdpeudpSyn = "rdpeudp-syn";
+    public const string RdpeudpEstablished = "rdpeudp-established";
+
+    /// <summary>Every phase in wire order.</summary>
+    public static readonly IReadOnlyList<string> InOrder =
+    [
+        TcpConnect, X224, Tls, Credssp, EarlyUserAuth, McsConnect, ChannelJoin, SecurityExchange,
+        ClientInfo, Licensing, Capabilities, Finalization, Active,
+    ];
+
+    public static int Rank(string phase)
+    {
+        for (int i = 0; i < InOrder.Count; i++)
+        {
+            if (InOrder[i] == phase)
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+}
+
+public static class ReportTime
+{
+    /// <summary>ISO 8601 UTC with microseconds, as the contract asks.</summary>
+    public static string Format(long ticks) =>
+        new DateTime(ticks, DateTimeKind.Utc).ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
+}

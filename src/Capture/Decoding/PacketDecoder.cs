@@ -1,0 +1,308 @@
+namespace RdpWire.Capture.Decoding;
+
+/// <summary>How far <see cref="PacketDecoder.TryDecode"/> got.</summary>
+public enum DecodeResult
+{
+    /// <summary>
+    /// Decoded down to the transport header, or an IP packet whose protocol is not followed
+    /// (<see cref="TransportKind.None"/>) or a non-first fragment (<see cref="TransportKind.Fragment"/>).
+    /// </summary>
+    Ok,
+    /// <summary>The link layer carries something other than IPv4 or IPv6 (ARP, LLC, ...).</summary>
+    NotIp,
+    /// <summary>A link type the decoder has no header layout for.</summary>
+    UnsupportedLinkType,
+    /// <summary>The captured bytes end inside a header (snaplen, or a damaged file).</summary>
+    Truncated,
+    /// <summary>A header contradicts itself or the header around it.</summary>
+    Malformed,
+}
+
+/// <summary>
+/// Decodes a captured frame down to its transport header, in place: link layer
+/// (<see cref="LinkLayer"/>), IPv4 (<see cref="Ipv4Header"/>) or IPv6 with extension headers
+/// (<see cref="Ipv6Header"/>, <see cref="Ipv6ExtensionHeaders"/>), then TCP, UDP, ICMP or ICMPv6.
+/// Never throws and never allocates: every length is checked against the captured bytes
+/// before it is trusted.
+/// </summary>
+public static class PacketDecoder
+{
+    /// <summary>
+    /// Decodes <paramref name="packet"/>. When the result is not <see cref="DecodeResult.Ok"/>,
+    /// <paramref name="decoded"/> still carries the layers decoded before the failure (for
+    /// example the IP addresses of a packet whose TCP header was cut by snaplen), with
+    /// <see cref="DecodedPacket.Transport"/> left at <see cref="TransportKind.None"/>.
+    /// </summary>
+    public static DecodeResult TryDecode(in CapturedPacket packet, out DecodedPacket decoded)
+    {
+        decoded = new DecodedPacket { Packet = packet };
+        DecodeResult result = LinkLayer.TryLocateIpHeader(packet.LinkType, packet.Data.Span,
+            out int ipOffset, out byte ipVersion);
+        if (result != DecodeResult.Ok)
+        {
+            return result;
+        }
+        return ipVersion == Ipv4Header.Version
+            ? DecodeIpv4(packet, ipOffset, ref decoded)
+            : DecodeIpv6(packet, ipOffset, ref decoded);
+    }
+
+    private static DecodeResult DecodeIpv4(in CapturedPacket packet, int ipOffset, ref DecodedPacket decoded)
+    {
+        ReadOnlySpan<byte> ip = packet.Data.Span[ipOffset..];
+        DecodeResult result = Ipv4Header.TryRead(ip, out Ipv4Header header);
+        if (result != DecodeResult.Ok)
+        {
+            return result;
+        }
+
+        // Total length 0 is what a capture taken on a host with TCP segmentation offload
+        // records for oversized segments (Wireshark treats it the same way): the datagram
+        // is whatever was captured.
+        int datagramLength = header.TotalLength == 0 ? ip.Length : header.TotalLength;
+        // Bytes past the total length are link-layer padding (Ethernet's 60-byte minimum),
+        // not payload; a total length past the captured bytes means snaplen cut the datagram.
+        int capturedEnd = ipOffset + Math.Min(datagramLength, ip.Length);
+
+        decoded = decoded with
+        {
+            IpVersion = Ipv4Header.Version,
+            Source = header.Source,
+            Destination = header.Destination,
+            IpProtocol = header.Protocol,
+            IpTotalLength = datagramLength,
+            IpHeaderLength = (byte)header.HeaderLength,
+            Ttl = header.TimeToLive,
+            IpIdentification = header.Identification,
+            DontFragment = header.DontFragment,
+            MoreFragments = header.MoreFragments,
+            FragmentOffset = header.FragmentOffset,
+        };
+
+        return DecodeTransport(packet, ref decoded, new TransportSpan(
+            header.Protocol, Ipv4Header.Version, ipOffset + header.HeaderLength, capturedEnd,
+            datagramLength - header.HeaderLength, header.FragmentOffset != 0, header.MoreFragments));
+    }
+
+    private static DecodeResult DecodeIpv6(in CapturedPacket packet, int ipOffset, ref DecodedPacket decoded)
+    {
+        ReadOnlySpan<byte> ip = packet.Data.Span[ipOffset..];
+        DecodeResult result = Ipv6Header.TryRead(ip, out Ipv6Header header);
+        if (result != DecodeResult.Ok)
+        {
+            return result;
+        }
+
+        // Payload length 0 with something following is a jumbogram (RFC 2675) or a
+        // segmentation-offload capture: the datagram is whatever was captured.
+        int datagramLength = header.PayloadLength == 0 && header.NextHeader != (byte)IpProtocolNumber.Ipv6NoNextHeader
+            ? ip.Length
+            : Ipv6Header.Length + header.PayloadLength;
+        int capturedEnd = ipOffset + Math.Min(datagramLength, ip.Length);
+
+        decoded = decoded with
+        {
+            IpVersion = Ipv6Header.Version,
+            Source = header.Source,
+            Destination = header.Destination,
+            IpProtocol = header.NextHeader,
+            IpTotalLength = datagramLength,
+            IpHeaderLength = Ipv6Header.Length,
+            Ttl = header.HopLimit,
+        };
+
+        int extensionsStart = ipOffset + Ipv6Header.Length;
+        result = Ipv6ExtensionHeaders.TryWalk(packet.Data.Span[extensionsStart..capturedEnd],
+            datagramLength - Ipv6Header.Length, header.NextHeader, out Ipv6ExtensionHeaders extensions);
+        if (result != DecodeResult.Ok)
+        {
+            return result;
+        }
+
+        decoded = decoded with
+        {
+            IpProtocol = extensions.UpperLayerProtocol,
+            IpIdentification = extensions.FragmentIdentification,
+            MoreFragments = extensions.MoreFragments,
+            FragmentOffset = extensions.FragmentOffset,
+        };
+
+        return DecodeTransport(packet, ref decoded, new TransportSpan(
+            extensions.UpperLayerProtocol, Ipv6Header.Version, extensionsStart + extensions.Length, capturedEnd,
+            datagramLength - Ipv6Header.Length - extensions.Length, extensions.FragmentOffset != 0,
+            extensions.MoreFragments));
+    }
+
+    /// <summary>Where the transport header sits in the frame and what the IP layer said about it.</summary>
+    /// <param name="Start">Offset of the transport header in the frame.</param>
+    /// <param name="CapturedEnd">End of the datagram's captured bytes in the frame.</param>
+    /// <param name="WireLength">Transport bytes on the wire, from the IP header.</param>
+    private readonly record struct TransportSpan(
+        byte Protocol, byte IpVersion, int Start, int CapturedEnd, int WireLength,
+        bool IsNonFirstFragment, bool MoreFragments);
+
+    private static DecodeResult DecodeTransport(in CapturedPacket packet, ref DecodedPacket decoded, TransportSpan span)
+    {
+        if (span.IsNonFirstFragment)
+        {
+            SetPayload(packet, ref decoded, span.Start, span.CapturedEnd, span.WireLength, TransportKind.Fragment);
+            return DecodeResult.Ok;
+        }
+
+        ReadOnlySpan<byte> segment = packet.Data.Span[span.Start..span.CapturedEnd];
+        var protocol = (IpProtocolNumber)span.Protocol;
+        switch (protocol)
+        {
+            case IpProtocolNumber.Tcp:
+                return span.MoreFragments && span.WireLength < TcpHeader.MinimumLength
+                    ? TinyFirstFragment(packet, ref decoded, span)
+                    : DecodeTcp(packet, ref decoded, segment, span);
+            case IpProtocolNumber.Udp:
+                return span.MoreFragments && span.WireLength < UdpHeader.Length
+                    ? TinyFirstFragment(packet, ref decoded, span)
+                    : DecodeUdp(packet, ref decoded, segment, span);
+            case IpProtocolNumber.Icmp when span.IpVersion == Ipv4Header.Version:
+                return span.MoreFragments && span.WireLength < IcmpMessage.HeaderLength
+                    ? TinyFirstFragment(packet, ref decoded, span)
+                    : DecodeIcmp(packet, ref decoded, segment, span);
+            case IpProtocolNumber.Icmpv6 when span.IpVersion == Ipv6Header.Version:
+                return span.MoreFragments && span.WireLength < Icmpv6Message.HeaderLength
+                    ? TinyFirstFragment(packet, ref decoded, span)
+                    : DecodeIcmpv6(packet, ref decoded, segment, span);
+            default:
+                SetPayload(packet, ref decoded, span.Start, span.CapturedEnd, span.WireLength, TransportKind.None);
+                return DecodeResult.Ok;
+        }
+    }
+
+    /// <summary>
+    /// A first fragment too short to hold its transport header (RFC 1858): the header
+    /// continues in a later fragment, so this one is reported as fragment data.
+    /// </summary>
+    private static DecodeResult TinyFirstFragment(in CapturedPacket packet, ref DecodedPacket decoded, TransportSpan span)
+    {
+        SetPayload(packet, ref decoded, span.Start, span.CapturedEnd, span.WireLength, TransportKind.Fragment);
+        return DecodeResult.Ok;
+    }
+
+    private static DecodeResult DecodeTcp(in CapturedPacket packet, ref DecodedPacket decoded,
+        ReadOnlySpan<byte> segment, TransportSpan span)
+    {
+        DecodeResult result = TcpHeader.TryRead(segment, span.WireLength, out TcpHeader tcp);
+        if (result != DecodeResult.Ok)
+        {
+            return result;
+        }
+        decoded = decoded with
+        {
+            SourcePort = tcp.SourcePort,
+            DestinationPort = tcp.DestinationPort,
+            Sequence = tcp.SequenceNumber,
+            Acknowledgment = tcp.AcknowledgmentNumber,
+            TcpFlags = tcp.Flags,
+            Window = tcp.Window,
+            TcpHeaderLength = (byte)tcp.HeaderLength,
+            TcpOptions = tcp.Options,
+        };
+        SetPayload(packet, ref decoded, span.Start + tcp.HeaderLength, span.CapturedEnd,
+            span.WireLength - tcp.HeaderLength, TransportKind.Tcp);
+        return DecodeResult.Ok;
+    }
+
+    private static DecodeResult DecodeUdp(in CapturedPacket packet, ref DecodedPacket decoded,
+        ReadOnlySpan<byte> segment, TransportSpan span)
+    {
+        DecodeResult result = UdpHeader.TryRead(segment, span.WireLength, span.MoreFragments, out UdpHeader udp);
+        if (result != DecodeResult.Ok)
+        {
+            return result;
+        }
+        // The UDP length may be shorter than the IP payload; the rest is not UDP data.
+        int datagramEnd = span.Start + udp.DatagramLength;
+        decoded = decoded with { SourcePort = udp.SourcePort, DestinationPort = udp.DestinationPort };
+        SetPayload(packet, ref decoded, span.Start + UdpHeader.Length, Math.Min(span.CapturedEnd, datagramEnd),
+            udp.DatagramLength - UdpHeader.Length, TransportKind.Udp);
+        return DecodeResult.Ok;
+    }
+
+    private static DecodeResult DecodeIcmp(in CapturedPacket packet, ref DecodedPacket decoded,
+        ReadOnlySpan<byte> segment, TransportSpan span)
+    {
+        DecodeResult result = IcmpMessage.TryRead(segment, span.WireLength, out IcmpMessage icmp);
+        if (result != DecodeResult.Ok)
+        {
+            return result;
+        }
+        decoded = decoded with
+        {
+            IcmpType = icmp.Type,
+            IcmpCode = icmp.Code,
+            IcmpMtu = icmp.NextHopMtu,
+            IcmpIsError = icmp.IsError,
+            IcmpQuoted = icmp.Quoted,
+        };
+        SetPayload(packet, ref decoded, span.Start + IcmpMessage.HeaderLength, span.CapturedEnd,
+            span.WireLength - IcmpMessage.HeaderLength, TransportKind.Icmp);
+        return DecodeResult.Ok;
+    }
+
+    private static DecodeResult DecodeIcmpv6(in CapturedPacket packet, ref DecodedPacket decoded,
+        ReadOnlySpan<byte> segment, TransportSpan span)
+    {
+        DecodeResult result = Icmpv6Message.TryRead(segment, span.WireLength, out Icmpv6Message icmp);
+        if (result != DecodeResult.Ok)
+        {
+            return result;
+        }
+        decoded = decoded with
+        {
+            IcmpType = icmp.Type,
+            IcmpCode = icmp.Code,
+            IcmpMtu = icmp.Mtu,
+            IcmpIsError = icmp.IsError,
+            IcmpQuoted = icmp.Quoted,
+        };
+        SetPayload(packet, ref decoded, span.Start + Icmpv6Message.HeaderLength, span.CapturedEnd,
+            span.WireLength - Icmpv6Message.HeaderLength, TransportKind.Icmpv6);
+        return DecodeResult.Ok;
+    }
+
+    private static void SetPayload(in CapturedPacket packet, ref DecodedPacket decoded,
+        int start, int capturedEnd, int wireLength, TransportKind transport)
+    {
+        int end = Math.Max(start, capturedEnd);
+        decoded = decoded with
+        {
+            Transport = transport,
+            Payload = packet.Data[start..end],
+            PayloadWireLength = wireLength,
+        };
+    }
+}
+
+/// <summary>IANA Assigned Internet Protocol Numbers (IPv4 protocol / IPv6 next header) the decoder follows.</summary>
+internal enum IpProtocolNumber : byte
+{
+    /// <summary>RFC 8200 4.3.</summary>
+    Ipv6HopByHopOptions = 0,
+    /// <summary>RFC 792.</summary>
+    Icmp = 1,
+    /// <summary>RFC 9293.</summary>
+    Tcp = 6,
+    /// <summary>RFC 768.</summary>
+    Udp = 17,
+    /// <summary>RFC 8200 4.4.</summary>
+    Ipv6Routing = 43,
+    /// <summary>RFC 8200 4.5.</summary>
+    Ipv6Fragment = 44,
+    /// <summary>RFC 4303: encrypted, nothing behind it can be read.</summary>
+    EncapsulatingSecurityPayload = 50,
+    /// <summary>RFC 4302.</summary>
+    AuthenticationHeader = 51,
+    /// <summary>RFC 4443.</summary>
+    Icmpv6 = 58,
+    /// <summary>RFC 8200 4.7.</summary>
+    Ipv6NoNextHeader = 59,
+    /// <summary>RFC 8200 4.6.</summary>
+    Ipv6DestinationOptions = 60,
+}

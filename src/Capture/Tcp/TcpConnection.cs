@@ -1,0 +1,141 @@
+using RdpWire.Capture.Decoding;
+
+namespace RdpWire.Capture.Tcp;
+
+public enum TcpDirection : byte
+{
+    ClientToServer = 0,
+    ServerToClient = 1,
+}
+
+public readonly record struct Endpoint(NetAddress Address, ushort Port)
+{
+    public override string ToString() => Address.IsIPv6 ? $"[{Address}]:{Port}" : $"{Address}:{Port}";
+}
+
+/// <summary>Direction-independent key of a TCP or UDP conversation.</summary>
+public readonly record struct FlowKey(Endpoint Low, Endpoint High, byte Protocol)
+{
+    public static FlowKey Of(Endpoint a, Endpoint b, byte protocol)
+    {
+        bool aFirst = a.Address.Value < b.Address.Value
+            || (a.Address.Value == b.Address.Value && a.Port <= b.Port);
+        return aFirst ? new FlowKey(a, b, protocol) : new FlowKey(b, a, protocol);
+    }
+}
+
+/// <summary>What one TCP segment was, seen from its connection.</summary>
+public readonly record struct TcpSegmentInfo(
+    TcpDirection Direction,
+    TcpFlags Flags,
+    SegmentDisposition Disposition,
+    int PayloadLength,
+    bool IsKeepAlive,
+    bool AcknowledgesUnseenBytes);
+
+/// <summary>
+/// One TCP connection: its endpoints (client = the side that sent the SYN, or the best guess
+/// when the capture began mid-connection), one reassembler per direction and the raw TCP
+/// facts later stages reason about.
+/// </summary>
+public sealed class TcpConnection
+{
+    private readonly TcpStreamReassembler[] _streams;
+
+    internal TcpConnection(long id, Endpoint client, Endpoint server, bool openedBySyn,
+        ReassemblyBudget budget, int maxHeldBytesPerDirection)
+    {
+        Id = id;
+        Client = client;
+        Server = server;
+        OpenedBySyn = openedBySyn;
+        _streams =
+        [
+            new TcpStreamReassembler(budget, maxHeldBytesPerDirection),
+            new TcpStreamReassembler(budget, maxHeldBytesPerDirection),
+        ];
+    }
+
+    /// <summary>1-based, in order of each connection's first packet in the capture.</summary>
+    public long Id { get; }
+    public Endpoint Client { get; }
+    public Endpoint Server { get; }
+
+    /// <summary>False when the capture holds no SYN from the client (it began mid-connection).</summary>
+    public bool OpenedBySyn { get; }
+
+    public uint? ClientIsn { get; private set; }
+    public bool SynAckSeen { get; private set; }
+    public bool ResetSeen { get; private set; }
+    public bool FinSeen(TcpDirection d) => _finSeen[(int)d];
+    private readonly bool[] _finSeen = new bool[2];
+
+    public TcpStreamReassembler Stream(TcpDirection direction) => _streams[(int)direction];
+
+    public TcpDirection DirectionOf(in DecodedPacket p) =>
+        p.Source == Client.Address && p.SourcePort == Client.Port ? TcpDirection.ClientToServer : TcpDirection.ServerToClient;
+
+    /// <summary>True after RST, or after both sides sent FIN.</summary>
+    public bool IsClosed => ResetSeen || (_finSeen[0] && _finSeen[1]);
+
+    /// <summary>Feeds one decoded TCP segment of this connection to its reassembler.</summary>
+    public TcpSegmentInfo Process(in DecodedPacket p)
+    {
+        var dir = DirectionOf(p);
+        var stream = _streams[(int)dir];
+        var flags = p.TcpFlags;
+        if ((flags & TcpFlags.Syn) != 0)
+        {
+            stream.SetInitialSequence(p.Sequence);
+            if (dir == TcpDirection.ClientToServer && (flags & TcpFlags.Ack) == 0)
+            {
+                ClientIsn ??= p.Sequence;
+            }
+            else if (dir == TcpDirection.ServerToClient && (flags & TcpFlags.Ack) != 0)
+            {
+                SynAckSeen = true;
+            }
+        }
+
+        // RFC 9293 3.8.4 keep-alive: zero or one byte at SEG.SEQ = SND.NXT - 1, flags ACK only.
+        bool keepAlive = stream.HasBase && (flags & (TcpFlags.Syn | TcpFlags.Fin | TcpFlags.Rst)) == 0
+            && p.PayloadWireLength <= 1 && (int)(p.Sequence - (uint)(stream.InitialSequence + stream.NextOffset)) == -1;
+
+        var disposition = SegmentDisposition.NoPayload;
+        int synAdjust = (flags & TcpFlags.Syn) != 0 ? 1 : 0;
+        if (p.PayloadWireLength > 0 && !keepAlive && (flags & TcpFlags.Rst) == 0)
+        {
+            disposition = stream.Accept(p.Sequence + (uint)synAdjust, p.Payload.Span, p.PayloadWireLength,
+                p.Packet.Frame, p.Packet.TimestampTicks);
+        }
+
+        bool acksUnseen = false;
+        if ((flags & TcpFlags.Ack) != 0)
+        {
+            var peer = _streams[1 - (int)dir];
+            if (peer.HasBase)
+            {
+                long ackedOffset = peer.OffsetOf(p.Acknowledgment);
+                // Wireshark's "ACKed unseen segment": the ACK covers bytes (plus the peer's FIN,
+                // which takes one sequence number) that never reached this capture in order.
+                acksUnseen = ackedOffset > peer.NextOffset + (_finSeen[1 - (int)dir] ? 1 : 0);
+            }
+        }
+
+        if ((flags & TcpFlags.Fin) != 0)
+        {
+            _finSeen[(int)dir] = true;
+        }
+        if ((flags & TcpFlags.Rst) != 0)
+        {
+            ResetSeen = true;
+        }
+        return new TcpSegmentInfo(dir, flags, disposition, p.PayloadWireLength, keepAlive, acksUnseen);
+    }
+
+    internal void Release()
+    {
+        _streams[0].Close();
+        _streams[1].Close();
+    }
+}

@@ -1,0 +1,143 @@
+using System.CommandLine;
+using RdpWire.Analyzer;
+using RdpWire.Analyzer.Replay;
+using RdpWire.Analyzer.Report;
+using RdpWire.Capture;
+using RdpWire.Capture.Files;
+using RdpWire.Cli.Rendering;
+
+namespace RdpWire.Cli;
+
+public static class Program
+{
+    /// <summary>Exit status for usage errors and unreadable input (report contract).</summary>
+    public const int ExitUsage = 2;
+
+    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var root = new RootCommand("rdpwire: find where a Remote Desktop connection setup broke, and why, from a capture.");
+        root.Subcommands.Add(AnalyzeCommand(stdout, stderr));
+        root.Subcommands.Add(ReplayCommand(stdout, stderr));
+
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var error in parsed.Errors)
+            {
+                stderr.WriteLine($"rdpwire: {error.Message}");
+            }
+            stderr.WriteLine("rdpwire: see 'rdpwire --help'");
+            return ExitUsage;
+        }
+        return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+    }
+
+    private static Command AnalyzeCommand(TextWriter stdout, TextWriter stderr)
+    {
+        var capture = new Argument<string>("capture") { Description = "A pcap or pcapng file." };
+        var json = new Option<bool>("--json") { Description = "Print the JSON report (../shared/docs/report-contract.md)." };
+        var all = new Option<bool>("--all") { Description = "Show every connection in detail, not only the failed ones." };
+        var failOn = new Option<string?>("--fail-on") { Description = "Exit 1 when a finding of this severity or worse exists: error | warning." };
+        failOn.AcceptOnlyFromAmong("error", "warning");
+        var command = new Command("analyze", "Analyze a capture file and print a verdict per RDP connection.")
+        {
+            capture, json, all, failOn,
+        };
+        command.SetAction(result =>
+        {
+            string path = result.GetValue(capture)!;
+            AnalysisReport report;
+            try
+            {
+                using var source = CaptureFile.Open(path);
+                report = CaptureAnalyzer.Analyze(source);
+            }
+            catch (Exception e) when (e is CaptureFormatException or IOException or UnauthorizedAccessException)
+            {
+                stderr.WriteLine($"rdpwire: {OneLine(path, e)}");
+                return ExitUsage;
+            }
+            if (report.Capture.ReadError is { } readError)
+            {
+                stderr.WriteLine($"rdpwire: {path}: {readError}; reporting the {report.Capture.Packets} packets before it");
+            }
+            stdout.Write(result.GetValue(json) ? ReportJson.Serialize(report) + Environment.NewLine : TextReport.Render(report, result.GetValue(all)));
+            return FailOnExit(report, result.GetValue(failOn));
+        });
+        return command;
+    }
+
+    private static Command ReplayCommand(TextWriter stdout, TextWriter stderr)
+    {
+        var dir = new Argument<string>("directory") { Description = "A folder of captures with NAME.expect.json sidecars." };
+        var command = new Command("replay", "Check every fixture capture against its sidecar expectation.") { dir };
+        command.SetAction(result =>
+        {
+            string directory = result.GetValue(dir)!;
+            if (!Directory.Exists(directory))
+            {
+                stderr.WriteLine($"rdpwire: {directory}: no such directory");
+                return ExitUsage;
+            }
+            int passed = 0, failed = 0;
+            foreach (var fixture in Fixture.Discover(directory))
+            {
+                var problems = ReplayOne(fixture);
+                if (problems.Count == 0)
+                {
+                    passed++;
+                    stdout.WriteLine($"PASS {fixture.Name}");
+                }
+                else
+                {
+                    failed++;
+                    stdout.WriteLine($"FAIL {fixture.Name}: {string.Join("; ", problems)}");
+                }
+            }
+            stdout.WriteLine($"{passed} passed, {failed} failed");
+            return failed == 0 && passed > 0 ? 0 : 1;
+        });
+        return command;
+    }
+
+    /// <summary>Analyzes one fixture and compares it with its sidecar; the list of mismatches.</summary>
+    public static IReadOnlyList<string> ReplayOne(Fixture fixture)
+    {
+        if (!File.Exists(fixture.CapturePath))
+        {
+            return [$"capture {Path.GetFileName(fixture.CapturePath)} is missing"];
+        }
+        try
+        {
+            using var source = CaptureFile.Open(fixture.CapturePath);
+            var report = CaptureAnalyzer.Analyze(source);
+            return ExpectationChecker.Check(report, File.ReadAllText(fixture.ExpectationPath));
+        }
+        catch (Exception e) when (e is CaptureFormatException or IOException or System.Text.Json.JsonException)
+        {
+            return [OneLine(fixture.CapturePath, e)];
+        }
+    }
+
+    private static int FailOnExit(AnalysisReport report, string? failOn)
+    {
+        if (failOn is null)
+        {
+            return 0;
+        }
+        var findings = report.Findings.Concat(report.Connections.SelectMany(c => c.Findings));
+        bool hit = findings.Any(f => f.Severity == "error" || (failOn == "warning" && f.Severity == "warning"));
+        return hit ? 1 : 0;
+    }
+
+    private static string OneLine(string path, Exception e) => e switch
+    {
+        FileNotFoundException => $"{path}: no such file",
+        DirectoryNotFoundException => $"{path}: no such file or directory",
+        UnauthorizedAccessException => $"{path}: permission denied",
+        CaptureFormatException => e.Message.StartsWith(path, StringComparison.Ordinal) ? e.Message : $"{path}: {e.Message}",
+        _ => $"{path}: {e.Message.ReplaceLineEndings(" ")}",
+    };
+}

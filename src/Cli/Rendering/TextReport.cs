@@ -1,0 +1,139 @@
+using System.Globalization;
+using System.Text;
+using RdpWire.Analyzer.Report;
+
+namespace RdpWire.Cli.Rendering;
+
+/// <summary>
+/// The plain-text report: a summary table when there are several connections, then per
+/// connection the handshake as a ladder (client on the left, server on the right, frame
+/// numbers and time offsets), the point where it broke, the verdict, evidence and fix.
+/// </summary>
+public static class TextReport
+{
+    private const int LadderWidth = 64;
+
+    public static string Render(AnalysisReport report, bool all)
+    {
+        var sb = new StringBuilder();
+        var cap = report.Capture;
+        sb.AppendLine(CultureInfo.InvariantCulture, $"rdpwire {report.Version}: {cap.Path} ({cap.Format}, {string.Join(",", cap.LinkTypes)}, {cap.Packets} packets, {cap.First ?? "-"} .. {cap.Last ?? "-"})");
+        if (cap.ReadError is not null)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"warning: {cap.ReadError}; the report covers the packets before it.");
+        }
+        foreach (var f in report.Findings)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"{f.Severity}: {f.Code}: {f.Summary}");
+        }
+        if (report.Connections.Count == 0)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"No RDP connections in this capture: no TCP traffic to port 3389 and no RDP Connection Request on any port ({cap.Packets} packets read).");
+            return sb.ToString();
+        }
+        sb.AppendLine();
+        if (report.Connections.Count > 1)
+        {
+            RenderSummary(sb, report.Connections);
+            sb.AppendLine();
+        }
+        var shown = report.Connections.Where(c => all || report.Connections.Count <= 10 || c.Outcome != "success").ToList();
+        foreach (var c in shown)
+        {
+            RenderConnection(sb, c);
+            sb.AppendLine();
+        }
+        int hidden = report.Connections.Count - shown.Count;
+        if (hidden > 0)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"{hidden} successful connection(s) not shown; --all shows every connection.");
+        }
+        return sb.ToString();
+    }
+
+    private static void RenderSummary(StringBuilder sb, List<ConnectionReport> connections)
+    {
+        sb.AppendLine(CultureInfo.InvariantCulture, $"{"#",-4} {"client",-24} {"server",-24} {"phase",-12} {"outcome",-10} verdict");
+        foreach (var c in connections)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture,
+                $"{c.Id,-4} {Endpoint(c.Client),-24} {Endpoint(c.Server),-24} {c.PhaseReached,-12} {c.Outcome,-10} {c.Verdict.Code}");
+        }
+    }
+
+    public static void RenderConnection(StringBuilder sb, ConnectionReport c)
+    {
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Connection {c.Id}: {Endpoint(c.Client)} -> {Endpoint(c.Server)}  (captured at: {c.Vantage})");
+        if (c.Negotiation is { } n)
+        {
+            var parts = new List<string>();
+            if (n.Cookie is not null)
+            {
+                parts.Add($"cookie {n.Cookie}");
+            }
+            parts.Add($"requested {string.Join("|", n.RequestedProtocols)}");
+            parts.Add(n.FailureCode is not null ? $"failure {n.FailureCode}" : $"selected {n.SelectedProtocol ?? "-"}");
+            sb.AppendLine("  negotiation: " + string.Join(", ", parts));
+        }
+        sb.AppendLine(CultureInfo.InvariantCulture, $"  {"frame",7} {"time",10}  {"client",-10}{"",LadderWidth - 20}{"server",10}");
+        foreach (var step in c.Ladder)
+        {
+            string mark = step.Failure ? "  <== here" : "";
+            string arrowed = step.Direction switch
+            {
+                "c2s" => "--- " + step.Message + " --->",
+                "s2c" => "<--- " + step.Message + " ---",
+                _ => "  ! " + step.Message,
+            };
+            string line = step.Direction == "s2c" ? arrowed.PadLeft(LadderWidth) : arrowed.PadRight(LadderWidth);
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  {step.Frame,7} {"+" + step.Offset.ToString("0.000000", CultureInfo.InvariantCulture),10}  {line}{mark}");
+        }
+        string closed = c.ClosedBy is null ? c.CloseKind ?? "-" : $"{c.ClosedBy} ({c.CloseKind})";
+        sb.AppendLine(CultureInfo.InvariantCulture, $"  phase reached: {c.PhaseReached}   outcome: {c.Outcome}   closed by: {closed}");
+        var verdict = c.Findings.FirstOrDefault(f => f.Code == c.Verdict.Code);
+        sb.AppendLine(CultureInfo.InvariantCulture, $"  VERDICT {c.Verdict.Code}: {c.Verdict.Summary}");
+        if (verdict is not null)
+        {
+            AppendWrapped(sb, "  why: ", verdict.Detail);
+            if (verdict.EvidenceFrames.Count > 0)
+            {
+                sb.AppendLine("  frames: " + string.Join(", ", verdict.EvidenceFrames));
+            }
+            if (verdict.Fix.Count > 0)
+            {
+                sb.AppendLine("  fix:");
+                foreach (var step in verdict.Fix)
+                {
+                    AppendWrapped(sb, "    - ", step);
+                }
+            }
+            if (verdict.MstscCodes.Count > 0)
+            {
+                sb.AppendLine("  Windows client (mstsc) shows: " + string.Join("; ", verdict.MstscCodes));
+            }
+        }
+        foreach (var f in c.Findings.Where(f => f != verdict))
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  {f.Severity}: {f.Code} (frame {f.Frame}): {f.Summary}");
+        }
+    }
+
+    private static void AppendWrapped(StringBuilder sb, string prefix, string text, int width = 100)
+    {
+        string indent = new(' ', prefix.Length);
+        var line = new StringBuilder(prefix);
+        foreach (var word in text.Split(' '))
+        {
+            if (line.Length + word.Length + 1 > width && line.Length > prefix.Length)
+            {
+                sb.AppendLine(line.ToString().TrimEnd());
+                line.Clear().Append(indent);
+            }
+            line.Append(word).Append(' ');
+        }
+        sb.AppendLine(line.ToString().TrimEnd());
+    }
+
+    private static string Endpoint(EndpointReport e) =>
+        e.Ip.Contains(':', StringComparison.Ordinal) ? $"[{e.Ip}]:{e.Port}" : $"{e.Ip}:{e.Port}";
+}

@@ -1,0 +1,46 @@
+using RdpWire.RdpParser.Tls;
+using RdpWire.RdpParser.X224;
+
+namespace RdpWire.RdpParser.Streams;
+
+/// <summary>Which way a stream flows: the analyzer runs one parser per direction.</summary>
+public enum StreamDirection : byte
+{
+    ClientToServer = 0,
+    ServerToClient = 1,
+}
+
+/// <summary>Where a message sits in its direction's byte stream: [Start, End).</summary>
+public readonly record struct StreamRange(long Start, long End)
+{
+    public long Length => End - Start;
+}
+
+/// <summary>What one TLS record was, as far as the record layer shows without keys.</summary>
+public readonly record struct TlsRecordSummary(
+    TlsRecordHeader Header,
+    /// <summary>Type of the first handshake message in a plaintext handshake record, else null.</summary>
+    TlsHandshakeType? FirstHandshakeType,
+    /// <summary>Level and description of a plaintext alert, else null.</summary>
+    byte? AlertLevel,
+    byte? AlertDescription,
+    /// <summary>True once this direction sent ChangeCipherSpec (TLS 1.2 and below): later records are encrypted.</summary>
+    bool Encrypted);
+
+/// <summary>
+/// Typed messages a <see cref="RdpStreamParser"/> recognises in one direction. Implemented by
+/// the analyzer; the parser knows nothing of phases or verdicts.
+/// </summary>
+public interface IRdpStreamEvents
+{
+    void OnConnectionRequest(StreamDirection direction, StreamRange range, X224ConnectionRequest request);
+    void OnConnectionConfirm(StreamDirection direction, StreamRange range, X224ConnectionConfirm confirm);
+    void OnDisconnectRequest(StreamDirection direction, StreamRange range, byte reason);
+    /// <summary>An X.224 Data TPDU (MCS inside); <paramref name="firstUserDataByte"/> is the MCS PDU's first byte, or -1.</summary>
+    void OnX224Data(StreamDirection direction, StreamRange range, int firstUserDataByte);
+    void OnTlsRecord(StreamDirection direction, StreamRange range, TlsRecordSummary record);
+    /// <summary>A fast-path PDU (MS-RDPBCGR 2.2.8.1.2 / 2.2.9.1.2), seen only after the connection is active.</summary>
+    void OnFastPath(StreamDirection direction, StreamRange range);
+    /// <summary>The stream breaks the spec at <paramref name="offset"/>; the parser stops following it.</summary>
+    void OnMalformed(StreamDirection direction, long offset, string reason);
+}

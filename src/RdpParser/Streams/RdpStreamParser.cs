@@ -1,0 +1,301 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using RdpWire.RdpParser.Tls;
+using RdpWire.RdpParser.Tpkt;
+using RdpWire.RdpParser.X224;
+
+namespace RdpWire.RdpParser.Streams;
+
+/// <summary>
+/// Frames one direction of an RDP connection as it appears on TCP: TPKT-wrapped X.224
+/// (T.123 8, X.224 13), TLS records once the negotiation switched to TLS or CredSSP, and
+/// fast-path PDUs under Standard RDP Security (MS-RDPBCGR 2.2.8.1.2, 2.2.9.1.2). It reads
+/// what the reassembler wrote to the pipe, reports each message with its stream range, and
+/// tells the pipe exactly what it consumed. TLS record payloads are skipped by length as
+/// they arrive, so a direction never buffers more than one TPKT (at most 64 KiB).
+/// </summary>
+public sealed class RdpStreamParser
+{
+    private readonly StreamDirection _direction;
+    private readonly IRdpStreamEvents _events;
+    private Mode _mode = Mode.Framing;
+    private bool _inTls;
+    private bool _inStandardSecurity;
+    private bool _tlsEncrypting;
+    private long _skipRemaining;
+    private long _recordStart;
+    private TlsRecordSummary _pendingRecord;
+
+    public RdpStreamParser(StreamDirection direction, IRdpStreamEvents events)
+    {
+        _direction = direction;
+        _events = events;
+    }
+
+    private enum Mode : byte
+    {
+        Framing,
+        SkippingTlsRecord,
+        SkippingFastPath,
+        Lost,
+    }
+
+    /// <summary>Stream offset of the first byte not yet consumed.</summary>
+    public long Offset { get; private set; }
+
+    /// <summary>True once the parser lost the framing (malformed bytes or a gap) and stopped reading.</summary>
+    public bool IsLost => _mode == Mode.Lost;
+
+    /// <summary>Bytes consumed without being parsed because the framing was lost.</summary>
+    public long BytesIgnored { get; private set; }
+
+    /// <summary>Parses everything complete in the pipe and consumes it.</summary>
+    public void Drain(PipeReader reader)
+    {
+        if (!reader.TryRead(out var result))
+        {
+            return;
+        }
+        var buffer = result.Buffer;
+        long consumed = Parse(buffer);
+        reader.AdvanceTo(buffer.GetPosition(consumed), buffer.End);
+    }
+
+    /// <summary>
+    /// A hole in the stream at <paramref name="gapOffset"/>: complete messages before it were
+    /// already parsed; nothing after it can be framed with certainty, so the parser stops.
+    /// </summary>
+    public void OnGap(long gapOffset)
+    {
+        if (_mode != Mode.Lost)
+        {
+            _events.OnMalformed(_direction, gapOffset, "bytes missing from the capture (TCP gap); stopped parsing this direction");
+            _mode = Mode.Lost;
+        }
+    }
+
+    /// <summary>Parses complete messages at the start of <paramref name="buffer"/>; returns the bytes consumed.</summary>
+    public long Parse(in ReadOnlySequence<byte> buffer)
+    {
+        long pos = 0;
+        while (pos < buffer.Length)
+        {
+            var rest = buffer.Slice(pos);
+            long step = _mode switch
+            {
+                Mode.Lost => Ignore(rest.Length),
+                Mode.SkippingTlsRecord or Mode.SkippingFastPath => Skip(rest.Length),
+                _ => FrameOne(rest),
+            };
+            if (step == 0)
+            {
+                if (_mode == Mode.Lost)
+                {
+                    continue;
+                }
+                break;
+            }
+            pos += step;
+        }
+        return pos;
+    }
+
+    private long Ignore(long available)
+    {
+        Offset += available;
+        BytesIgnored += available;
+        return available;
+    }
+
+    private long Skip(long available)
+    {
+        long n = Math.Min(_skipRemaining, available);
+        _skipRemaining -= n;
+        Offset += n;
+        if (_skipRemaining == 0)
+        {
+            var range = new StreamRange(_recordStart, Offset);
+            if (_mode == Mode.SkippingTlsRecord)
+            {
+                _events.OnTlsRecord(_direction, range, _pendingRecord);
+            }
+            else
+            {
+                _events.OnFastPath(_direction, range);
+            }
+            _mode = Mode.Framing;
+        }
+        return n;
+    }
+
+    /// <summary>Frames the message at the start of <paramref name="rest"/>; 0 when more bytes are needed.</summary>
+    private long FrameOne(in ReadOnlySequence<byte> rest)
+    {
+        if (rest.Length < 2)
+        {
+            return 0;
+        }
+        var head = rest.FirstSpan.Length >= 2 ? rest.FirstSpan : rest.Slice(0, 2).ToArray();
+        byte b0 = head[0];
+        if (!_inTls && b0 == TpktHeader.Version3)
+        {
+            return FrameTpkt(rest);
+        }
+        if (!_inStandardSecurity && TlsRecordHeader.LooksLikeRecord(b0, head[1]))
+        {
+            return FrameTlsRecord(rest);
+        }
+        if (_inStandardSecurity && (b0 & 0x03) == 0)
+        {
+            return FrameFastPath(rest);
+        }
+        return Malformed(_inTls
+            ? $"byte 0x{b0:X2} where a TLS record header was expected"
+            : $"byte 0x{b0:X2} where a TPKT header (0x03) was expected");
+    }
+
+    private long FrameTpkt(in ReadOnlySequence<byte> rest)
+    {
+        if (!TpktHeader.TryPeek(rest, out var tpkt))
+        {
+            return 0;
+        }
+        if (!tpkt.IsValid)
+        {
+            return Malformed($"TPKT length {tpkt.Length} is shorter than the 7-byte minimum");
+        }
+        if (rest.Length < tpkt.Length)
+        {
+            return 0;
+        }
+        var packet = rest.Slice(0, tpkt.Length);
+        byte[]? rented = null;
+        ReadOnlySpan<byte> span;
+        if (packet.IsSingleSegment)
+        {
+            span = packet.FirstSpan;
+        }
+        else
+        {
+            rented = ArrayPool<byte>.Shared.Rent(tpkt.Length);
+            packet.CopyTo(rented);
+            span = rented.AsSpan(0, tpkt.Length);
+        }
+        try
+        {
+            var range = new StreamRange(Offset, Offset + tpkt.Length);
+            Dispatch(span, range);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+        if (_mode == Mode.Lost)
+        {
+            return Ignore(tpkt.Length);
+        }
+        Offset += tpkt.Length;
+        return tpkt.Length;
+    }
+
+    private void Dispatch(ReadOnlySpan<byte> packet, StreamRange range)
+    {
+        var x224 = packet[TpktHeader.Size..];
+        byte li = x224[0];
+        byte code = x224[1];
+        switch ((X224TpduCode)(code & 0xF0))
+        {
+            case X224TpduCode.ConnectionRequest:
+                _events.OnConnectionRequest(_direction, range, X224ConnectionRequest.Parse(packet));
+                break;
+            case X224TpduCode.ConnectionConfirm:
+                var confirm = X224ConnectionConfirm.Parse(packet);
+                _events.OnConnectionConfirm(_direction, range, confirm);
+                break;
+            case X224TpduCode.DisconnectRequest:
+                _events.OnDisconnectRequest(_direction, range, x224.Length > 6 ? x224[6] : (byte)0);
+                break;
+            case X224TpduCode.Data when li == 2:
+                // X.224 13.7 class 0 DT: LI=2, code 0xF0, EOT/NR octet, then user data (MCS).
+                _inStandardSecurity = true;
+                _events.OnX224Data(_direction, range, x224.Length > 3 ? x224[3] : -1);
+                break;
+            default:
+                Malformed($"X.224 TPDU code 0x{code:X2} with length indicator {li} is not one RDP uses");
+                break;
+        }
+    }
+
+    private long FrameTlsRecord(in ReadOnlySequence<byte> rest)
+    {
+        if (!TlsRecordHeader.TryPeek(rest, out var header))
+        {
+            return 0;
+        }
+        if (!header.IsValid)
+        {
+            return Malformed($"TLS record of type {(byte)header.ContentType} claims {header.Length} bytes, over the {TlsRecordHeader.MaxFragmentLength}-byte limit");
+        }
+        // The record layer plus up to 2 payload bytes tell the type of a plaintext handshake
+        // message or alert; wait for them (or the whole record, if shorter).
+        int peek = Math.Min(2, (int)header.Length);
+        if (rest.Length < TlsRecordHeader.Size + peek)
+        {
+            return 0;
+        }
+        Span<byte> first = stackalloc byte[2];
+        rest.Slice(TlsRecordHeader.Size, peek).CopyTo(first);
+        TlsHandshakeType? handshakeType = null;
+        byte? alertLevel = null, alertDescription = null;
+        bool encrypted = _tlsEncrypting;
+        if (!encrypted && peek >= 1 && header.ContentType == TlsContentType.Handshake)
+        {
+            handshakeType = (TlsHandshakeType)first[0];
+        }
+        if (!encrypted && header.ContentType == TlsContentType.Alert && header.Length == 2)
+        {
+            alertLevel = first[0];
+            alertDescription = first[1];
+        }
+        if (header.ContentType == TlsContentType.ChangeCipherSpec)
+        {
+            _tlsEncrypting = true;
+        }
+        _inTls = true;
+        _pendingRecord = new TlsRecordSummary(header, handshakeType, alertLevel, alertDescription, encrypted);
+        _recordStart = Offset;
+        _skipRemaining = TlsRecordHeader.Size + header.Length;
+        _mode = Mode.SkippingTlsRecord;
+        return Skip(rest.Length);
+    }
+
+    private long FrameFastPath(in ReadOnlySequence<byte> rest)
+    {
+        // MS-RDPBCGR 2.2.9.1.2 fpOutputHeader, then length1 and, when its top bit is set, length2.
+        if (rest.Length < 3)
+        {
+            return 0;
+        }
+        Span<byte> h = stackalloc byte[3];
+        rest.Slice(0, 3).CopyTo(h);
+        int length = (h[1] & 0x80) != 0 ? ((h[1] & 0x7F) << 8) | h[2] : h[1];
+        if (length < 2)
+        {
+            return Malformed($"fast-path PDU length {length} is shorter than its header");
+        }
+        _recordStart = Offset;
+        _skipRemaining = length;
+        _mode = Mode.SkippingFastPath;
+        return Skip(rest.Length);
+    }
+
+    private long Malformed(string reason)
+    {
+        _events.OnMalformed(_direction, Offset, reason);
+        _mode = Mode.Lost;
+        return 0;
+    }
+}

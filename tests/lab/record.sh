@@ -1,0 +1,396 @@
+#!/usr/bin/env bash
+# RdpWire recording lab: records one named RDP connection-setup scenario with
+# real peers (xrdp / freerdp-shadow-cli servers, xfreerdp client) running in
+# two private network namespaces joined by a veth pair.
+#
+#   tests/lab/record.sh --list
+#   tests/lab/record.sh SCENARIO [OUT_DIR]     (OUT_DIR defaults to tests/fixtures)
+#   tests/lab/record.sh all [OUT_DIR]
+#
+# Environment:
+#   VANTAGE=client|server   interface tcpdump listens on (default: the scenario's, normally client)
+#   LOG_DIR=DIR             if set, copy server/client/tcpdump logs of the run into DIR/SCENARIO/
+#   RWLAB_DEBUG=1           trace the script (set -x)
+#
+# Must run as root (network namespaces, iptables, tcpdump). Only traffic between
+# the two namespaces created here (10.77.0.0/24 on a veth pair) and loopback is
+# ever generated. See tests/lab/README.md.
+set -euo pipefail
+[[ "${RWLAB_DEBUG:-0}" == 1 ]] && set -x
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
+
+# ---- fixed lab parameters (keep stable: fixtures depend on them) -------------
+NS_C=rwlab-c            # client namespace
+NS_S=rwlab-s            # server namespace
+IF_C=rwlab-c0           # veth end in the client namespace
+IF_S=rwlab-s0           # veth end in the server namespace
+MAC_C=02:77:00:00:00:02 # fixed MACs so captures are stable
+MAC_S=02:77:00:00:00:01
+ADDR_C=10.77.0.2
+ADDR_S=10.77.0.1
+RDP_PORT=3389
+LAB_USER=rdpwire
+LAB_PASS='Lab-Passw0rd!'
+
+# ---- scenario catalogue --------------------------------------------------------
+# name|description (order = order of `all`)
+SCENARIOS=(
+  "tls-success|xrdp security_layer=tls, xfreerdp /sec:tls: TLS handshake, MCS/RDP inside TLS; client killed after ~4 s"
+  "tls-success-server-vantage|same as tls-success but captured on the SERVER namespace's interface"
+  "nla-success|freerdp-shadow-cli /sec:nla with SAM file, xfreerdp /sec:nla +auth-only: CredSSP completes"
+  "port-closed|nothing listens on 3389 in the server namespace: SYN answered by RST"
+  "syn-dropped|iptables DROPs tcp dport 3389 in the server namespace: SYNs retransmitted, never answered"
+  "nla-required-tls-offered|shadow /sec:nla (requires NLA), xfreerdp /sec:tls offers TLS only: RDP_NEG_FAILURE"
+  "client-nla-server-tls|xrdp security_layer=tls, xfreerdp /sec:nla (client insists on NLA)"
+  "client-nla-server-negotiate|xrdp security_layer=negotiate, xfreerdp /sec:nla (client insists on NLA)"
+  "x224-no-confirm|xrdp running, server-side iptables drops every outgoing non-SYN segment with payload: Connection Confirm never arrives"
+  "rdp-security|xrdp security_layer=rdp, xfreerdp /sec:rdp: Standard RDP Security, MCS in the clear; client killed after ~4 s"
+  "default-client-rdp-server|xrdp security_layer=rdp, xfreerdp with its default offer (SSL|HYBRID): server answers with PROTOCOL_RDP"
+  "tls-required-rdp-offered|xrdp security_layer=tls, xfreerdp /sec:rdp offers only Standard RDP Security: RDP_NEG_FAILURE"
+  "rdp-only-tls-offered|xrdp security_layer=rdp, xfreerdp /sec:tls offers only TLS: RDP_NEG_FAILURE"
+)
+
+die() { echo "record.sh: $*" >&2; exit 1; }
+log() { echo "[rwlab] $*" >&2; }
+
+list_scenarios() {
+  local e
+  for e in "${SCENARIOS[@]}"; do
+    printf '%-30s %s\n' "${e%%|*}" "${e#*|}"
+  done
+}
+
+scenario_exists() {
+  local e
+  for e in "${SCENARIOS[@]}"; do [[ "${e%%|*}" == "$1" ]] && return 0; done
+  return 1
+}
+
+# Each scenario sets:
+#   SERVER         none | xrdp | shadow
+#   SERVER_SEC     xrdp: tls|negotiate|rdp (security_layer=)   shadow: nla|tls|rdp (/sec:)
+#   FIREWALL       none | drop-syn | drop-server-payload
+#   CLIENT_SEC     value for xfreerdp /sec: (empty = let FreeRDP negotiate its default set)
+#   CLIENT_EXTRA   extra xfreerdp arguments (array)
+#   CLIENT_SECS    seconds the client may run before it is sent SIGTERM
+#   CLIENT_PASS    1 = pass /p:PASSWORD (0 for xrdp sessions that should stop at xrdp's login screen)
+#   XRDP_CRYPT     xrdp crypt_level= (Standard RDP Security only; see README for why rdp-security uses fips)
+#   DEFAULT_VANTAGE client | server
+configure_scenario() {
+  SERVER=none SERVER_SEC= FIREWALL=none CLIENT_SEC= CLIENT_EXTRA=() CLIENT_SECS=10 DEFAULT_VANTAGE=client
+  CLIENT_PASS=1 XRDP_CRYPT=high
+  case "$1" in
+    tls-success)                 SERVER=xrdp SERVER_SEC=tls CLIENT_SEC=tls CLIENT_SECS=4 CLIENT_PASS=0 ;;
+    tls-success-server-vantage)  SERVER=xrdp SERVER_SEC=tls CLIENT_SEC=tls CLIENT_SECS=4 DEFAULT_VANTAGE=server CLIENT_PASS=0 ;;
+    nla-success)                 SERVER=shadow SERVER_SEC=nla CLIENT_SEC=nla CLIENT_EXTRA=(+auth-only) CLIENT_SECS=10 ;;
+    port-closed)                 SERVER=none CLIENT_SECS=10 ;;
+    syn-dropped)                 SERVER=none FIREWALL=drop-syn CLIENT_SECS=25 ;;
+    nla-required-tls-offered)    SERVER=shadow SERVER_SEC=nla CLIENT_SEC=tls CLIENT_SECS=8 ;;
+    client-nla-server-tls)       SERVER=xrdp SERVER_SEC=tls CLIENT_SEC=nla CLIENT_SECS=8 ;;
+    client-nla-server-negotiate) SERVER=xrdp SERVER_SEC=negotiate CLIENT_SEC=nla CLIENT_SECS=8 ;;
+    x224-no-confirm)             SERVER=xrdp SERVER_SEC=tls FIREWALL=drop-server-payload CLIENT_SEC=tls CLIENT_SECS=10 ;;
+    rdp-security)                SERVER=xrdp SERVER_SEC=rdp XRDP_CRYPT=fips CLIENT_SEC=rdp CLIENT_SECS=4 CLIENT_PASS=0 ;;
+    default-client-rdp-server)   SERVER=xrdp SERVER_SEC=rdp XRDP_CRYPT=fips CLIENT_SECS=4 CLIENT_PASS=0 ;;
+    tls-required-rdp-offered)    SERVER=xrdp SERVER_SEC=tls CLIENT_SEC=rdp CLIENT_SECS=8 ;;
+    rdp-only-tls-offered)        SERVER=xrdp SERVER_SEC=rdp CLIENT_SEC=tls CLIENT_SECS=8 ;;
+    *) die "unknown scenario '$1' (see --list)" ;;
+  esac
+}
+
+# ---- process / cleanup bookkeeping ----------------------------------------------
+PIDS=()        # every background process this run started (in start order)
+WORK=""        # private temp dir
+DISPLAYS=()    # X display numbers of the Xvfb servers we started
+CLEANED=0
+
+cleanup() {
+  [[ $CLEANED == 1 ]] && return 0
+  CLEANED=1
+  set +e
+  local i pid ns d
+  # polite stop, newest first
+  for ((i=${#PIDS[@]}-1; i>=0; i--)); do kill -TERM "${PIDS[i]}" 2>/dev/null; done
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    local alive=0
+    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [[ $alive == 0 ]] && break
+    sleep 0.2
+  done
+  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; done
+  # Safety net: anything still inside OUR namespaces was started by this script
+  # (through `ip netns exec`), e.g. a child that outlived its `timeout` wrapper.
+  for ns in "$NS_C" "$NS_S"; do
+    if ip netns list 2>/dev/null | grep -qw "$ns"; then
+      for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+    fi
+  done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+  if [[ -n ${LOG_DIR:-} && -n $WORK && -d $WORK ]]; then
+    mkdir -p "$LOG_DIR/$SCENARIO"
+    cp "$WORK"/*.log "$WORK"/*.out "$WORK"/xrdp/xrdp.log "$WORK"/xrdp/xrdp.ini "$LOG_DIR/$SCENARIO/" 2>/dev/null
+  fi
+  for ns in "$NS_C" "$NS_S"; do
+    ip netns list 2>/dev/null | grep -qw "$ns" && ip netns del "$ns" 2>/dev/null
+  done
+  # X socket/lock files left by an Xvfb of ours that was killed hard (the numbers
+  # were free when we picked them, and our Xvfb processes are gone by now)
+  for d in "${DISPLAYS[@]}"; do rm -f "/tmp/.X11-unix/X$d" "/tmp/.X$d-lock"; done
+  [[ -n $WORK && -d $WORK ]] && rm -rf "$WORK"
+  return 0
+}
+
+# run CMD... in the background inside namespace NS; stdout+stderr -> LOGFILE
+bg_in_ns() {
+  local ns=$1 logfile=$2; shift 2
+  ip netns exec "$ns" "$@" >"$logfile" 2>&1 &
+  PIDS+=($!)
+  LAST_PID=$!
+}
+
+wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
+  local secs=$1 what=$2; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || die "timed out waiting for $what"
+    sleep 0.1
+  done
+}
+
+need() { command -v "$1" >/dev/null 2>&1 || die "missing tool '$1' (see tests/lab/README.md)"; }
+
+# ---- building blocks ---------------------------------------------------------------
+preclean_stale() {
+  # a previous run that was SIGKILLed may have left our namespaces behind
+  local ns pid
+  for ns in "$NS_C" "$NS_S"; do
+    if ip netns list | grep -qw "$ns"; then
+      log "removing stale namespace $ns from an earlier run"
+      for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+      ip netns del "$ns" || true
+    fi
+  done
+}
+
+setup_network() {
+  ip netns add "$NS_C"
+  ip netns add "$NS_S"
+  ip link add "$IF_C" address "$MAC_C" netns "$NS_C" type veth peer name "$IF_S" address "$MAC_S" netns "$NS_S"
+  local ns
+  for ns in "$NS_C" "$NS_S"; do
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    ip -n "$ns" link set lo up
+  done
+  ip -n "$NS_C" addr add "$ADDR_C/24" dev "$IF_C"
+  ip -n "$NS_S" addr add "$ADDR_S/24" dev "$IF_S"
+  ip -n "$NS_C" link set "$IF_C" up
+  ip -n "$NS_S" link set "$IF_S" up
+  # static neighbours: no ARP in the captures
+  ip -n "$NS_C" neigh replace "$ADDR_S" lladdr "$MAC_S" dev "$IF_C" nud permanent
+  ip -n "$NS_S" neigh replace "$ADDR_C" lladdr "$MAC_C" dev "$IF_S" nud permanent
+}
+
+setup_firewall() {
+  case "$FIREWALL" in
+    none) ;;
+    drop-syn)
+      # server silently drops everything addressed to the RDP port
+      ip netns exec "$NS_S" iptables -A INPUT -p tcp --dport "$RDP_PORT" -j DROP ;;
+    drop-server-payload)
+      # Drop every server->client segment that carries payload, but let the SYN-ACK
+      # (IP len 60) and pure ACK/FIN/RST segments (IP len 52 with timestamps, 40 without) pass.
+      # IP total length >= 53 with timestamps on == at least one byte of TCP payload.
+      ip netns exec "$NS_S" iptables -A OUTPUT -p tcp --sport "$RDP_PORT" '!' --tcp-flags SYN SYN \
+        -m length --length 53:65535 -j DROP ;;
+    *) die "unknown firewall mode $FIREWALL" ;;
+  esac
+}
+
+free_display() { # first X display number >= $1 with no socket/lock file and not used by this run
+  local n=$1 d used
+  while ((n < 200)); do
+    used=0
+    for d in "${DISPLAYS[@]}"; do [[ $d == "$n" ]] && used=1; done
+    if [[ $used == 0 && ! -e /tmp/.X11-unix/X$n && ! -e /tmp/.X$n-lock ]]; then echo "$n"; return 0; fi
+    n=$((n + 1))
+  done
+  die "no free X display number"
+}
+
+start_xvfb() { # start_xvfb NS NAME -> sets XDISPLAY
+  local ns=$1 name=$2 f="$WORK/$2.display" n
+  n=$(free_display 77)
+  DISPLAYS+=("$n")
+  : >"$f"
+  # -displayfd: Xvfb writes the display number once it accepts connections
+  ip netns exec "$ns" timeout -k 2 120 Xvfb ":$n" -displayfd 3 -nolisten tcp -screen 0 1024x768x24 \
+    3>"$f" >"$WORK/$name.log" 2>&1 &
+  PIDS+=($!)
+  wait_for 15 "Xvfb ($name)" test -s "$f"
+  XDISPLAY=$n
+}
+
+make_cert() {
+  openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 \
+    -subj "/CN=rwlab-server" -keyout "$WORK/key.pem" -out "$WORK/cert.pem" >/dev/null 2>&1
+  chmod 600 "$WORK/key.pem"
+}
+
+nt_hash() { # MD4(UTF-16LE(password)) as lowercase hex
+  local h
+  h=$(printf '%s' "$1" | iconv -f UTF-8 -t UTF-16LE | openssl dgst -md4 -provider legacy -provider default 2>/dev/null | awk '{print $NF}') || true
+  if [[ ! $h =~ ^[0-9a-f]{32}$ ]]; then
+    h=$(printf '%s' "$1" | python3 -c '
+import sys, struct
+def md4(m):
+    def F(x,y,z): return (x&y)|(~x&z)
+    def G(x,y,z): return (x&y)|(x&z)|(y&z)
+    def H(x,y,z): return x^y^z
+    rl=lambda x,n:((x<<n)|(x>>(32-n)))&0xffffffff
+    a0,b0,c0,d0=0x67452301,0xefcdab89,0x98badcfe,0x10325476
+    ml=len(m)*8; m+=b"\x80"; m+=b"\0"*((56-len(m)%64)%64); m+=struct.pack("<Q",ml)
+    for i in range(0,len(m),64):
+        X=struct.unpack("<16I",m[i:i+64]); a,b,c,d=a0,b0,c0,d0
+        for k in range(16):
+            s=[3,7,11,19][k%4]; t=rl((a+F(b,c,d)+X[k])&0xffffffff,s); a,b,c,d=d,t,b,c
+        for k in range(16):
+            s=[3,5,9,13][k%4]; j=[0,4,8,12,1,5,9,13,2,6,10,14,3,7,11,15][k]
+            t=rl((a+G(b,c,d)+X[j]+0x5a827999)&0xffffffff,s); a,b,c,d=d,t,b,c
+        for k in range(16):
+            s=[3,9,11,15][k%4]; j=[0,8,4,12,2,10,6,14,1,9,5,13,3,11,7,15][k]
+            t=rl((a+H(b,c,d)+X[j]+0x6ed9eba1)&0xffffffff,s); a,b,c,d=d,t,b,c
+        a0,b0,c0,d0=[(u+v)&0xffffffff for u,v in zip((a0,b0,c0,d0),(a,b,c,d))]
+    return struct.pack("<4I",a0,b0,c0,d0).hex()
+print(md4(sys.stdin.buffer.read().decode("utf-8").encode("utf-16-le")))')
+  fi
+  echo "$h"
+}
+
+server_listening() { [[ -n $(ip netns exec "$NS_S" ss -Hltn "sport = :$RDP_PORT") ]]; }
+
+start_xrdp() {
+  local ini="$WORK/xrdp/xrdp.ini"
+  mkdir -p "$WORK/xrdp"
+  # private copy of the packaged xrdp.ini; only [Globals]/[Logging] keys are changed
+  sed -e "s/^fork=.*/fork=false/" \
+      -e "s/^port=.*/port=$RDP_PORT/" \
+      -e "s/^security_layer=.*/security_layer=$SERVER_SEC/" \
+      -e "s/^crypt_level=.*/crypt_level=$XRDP_CRYPT/" \
+      -e "s#^certificate=.*#certificate=$WORK/cert.pem#" \
+      -e "s#^key_file=.*#key_file=$WORK/key.pem#" \
+      -e "s#^LogFile=.*#LogFile=$WORK/xrdp/xrdp.log#" \
+      -e "s/^LogLevel=.*/LogLevel=DEBUG/" \
+      -e "s/^EnableSyslog=.*/EnableSyslog=false/" \
+      /etc/xrdp/xrdp.ini >"$ini"
+  grep -q "^security_layer=$SERVER_SEC\$" "$ini" || die "could not set security_layer in $ini"
+  bg_in_ns "$NS_S" "$WORK/xrdp.out" env HOME="$WORK/home-s" timeout -k 2 120 xrdp --nodaemon --config "$ini"
+  wait_for 15 "xrdp to listen on $RDP_PORT" server_listening
+}
+
+start_shadow() {
+  mkdir -p "$WORK/home-s/.config/freerdp/shadow"
+  # pre-seed the shadow server's TLS identity with our throw-away certificate
+  cp "$WORK/cert.pem" "$WORK/home-s/.config/freerdp/shadow/shadow.crt"
+  cp "$WORK/key.pem" "$WORK/home-s/.config/freerdp/shadow/shadow.key"
+  printf '%s::%s:%s:::\n' "$LAB_USER" "00000000000000000000000000000000" "$(nt_hash "$LAB_PASS")" >"$WORK/sam"
+  start_xvfb "$NS_S" xvfb-server
+  local auth=-auth
+  [[ $SERVER_SEC == nla ]] && auth=+auth
+  bg_in_ns "$NS_S" "$WORK/shadow.out" env HOME="$WORK/home-s" XDG_CONFIG_HOME="$WORK/home-s/.config" \
+    DISPLAY=":$XDISPLAY" timeout -k 2 120 freerdp-shadow-cli /port:$RDP_PORT /bind-address:$ADDR_S \
+    "/sec:$SERVER_SEC" "$auth" "/sam-file:$WORK/sam"
+  wait_for 15 "freerdp-shadow-cli to listen on $RDP_PORT" server_listening
+}
+
+start_capture() { # sets TD_PID
+  local ns=$NS_C ifname=$IF_C
+  if [[ $VANTAGE_EFF == server ]]; then ns=$NS_S ifname=$IF_S; fi
+  bg_in_ns "$ns" "$WORK/tcpdump.log" timeout -s INT -k 3 90 tcpdump -i "$ifname" -U -n -Z root -w "$WORK/capture.pcap"
+  TD_PID=$LAST_PID
+  wait_for 10 "tcpdump to start" grep -q "listening on" "$WORK/tcpdump.log"
+}
+
+stop_capture() {
+  kill -INT "$TD_PID" 2>/dev/null || true
+  wait "$TD_PID" 2>/dev/null || true
+  grep -E "captured|dropped" "$WORK/tcpdump.log" | sed 's/^/[rwlab] tcpdump: /' >&2 || true
+}
+
+run_client() {
+  local args=(/v:$ADDR_S:$RDP_PORT "/u:$LAB_USER")
+  # xrdp: no password, so xrdp shows its login screen instead of trying an autologon
+  # through sesman (not running here); the NLA scenarios need the password for CredSSP.
+  [[ $CLIENT_PASS == 1 ]] && args+=("/p:$LAB_PASS")
+  args+=(/cert:ignore /log-level:INFO /size:800x600)
+  [[ -n $CLIENT_SEC ]] && args+=("/sec:$CLIENT_SEC")
+  args+=("${CLIENT_EXTRA[@]}")
+  mkdir -p "$WORK/home-c"
+  log "client: xfreerdp ${args[*]/\/p:*//p:***} (max ${CLIENT_SECS}s)"
+  local rc=0
+  ip netns exec "$NS_C" env HOME="$WORK/home-c" XDG_CONFIG_HOME="$WORK/home-c/.config" DISPLAY=":$CLIENT_DISPLAY" \
+    timeout -s TERM -k 3 "$CLIENT_SECS" xfreerdp "${args[@]}" </dev/null >"$WORK/client.log" 2>&1 || rc=$?
+  log "client exit status $rc"
+}
+
+record_one() {
+  local name=$1 out_dir=$2
+  SCENARIO=$name
+  scenario_exists "$name" || die "unknown scenario '$name' (see --list)"
+  [[ $EUID -eq 0 ]] || die "must run as root"
+  for t in ip iptables tcpdump Xvfb xfreerdp openssl iconv ss timeout; do need "$t"; done
+  configure_scenario "$name"
+  [[ $SERVER == xrdp ]] && need xrdp
+  [[ $SERVER == shadow ]] && need freerdp-shadow-cli
+  VANTAGE_EFF=${VANTAGE:-$DEFAULT_VANTAGE}
+  [[ $VANTAGE_EFF == client || $VANTAGE_EFF == server ]] || die "VANTAGE must be client or server"
+  mkdir -p "$out_dir"
+  out_dir=$(cd "$out_dir" && pwd)
+
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  preclean_stale
+  WORK=$(mktemp -d /tmp/rwlab.XXXXXX)
+  chmod 755 "$WORK"
+  mkdir -p "$WORK/home-s" "$WORK/home-c"
+
+  log "scenario $name: server=$SERVER${SERVER_SEC:+($SERVER_SEC)} firewall=$FIREWALL client=/sec:${CLIENT_SEC:-default} vantage=$VANTAGE_EFF"
+  setup_network
+  make_cert
+  case "$SERVER" in
+    none) ;;
+    xrdp) start_xrdp ;;
+    shadow) start_shadow ;;
+  esac
+  setup_firewall
+  start_xvfb "$NS_C" xvfb-client
+  CLIENT_DISPLAY=$XDISPLAY
+  start_capture
+  sleep 0.5
+  run_client
+  sleep 1.5   # let the last FIN/RST exchanges reach the capture
+  stop_capture
+
+  cp "$WORK/capture.pcap" "$out_dir/$name.pcap"
+  chmod 644 "$out_dir/$name.pcap"
+  log "wrote $out_dir/$name.pcap ($(stat -c %s "$out_dir/$name.pcap") bytes)"
+}
+
+main() {
+  [[ $# -ge 1 ]] || { echo "usage: $0 --list | SCENARIO [OUT_DIR] | all [OUT_DIR]" >&2; exit 2; }
+  local out_dir=${2:-$REPO_ROOT/tests/fixtures}
+  case "$1" in
+    --list|-l) list_scenarios ;;
+    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
+    all)
+      local e failed=0
+      for e in "${SCENARIOS[@]}"; do
+        "${BASH_SOURCE[0]}" "${e%%|*}" "$out_dir" || { log "scenario ${e%%|*} FAILED"; failed=1; }
+      done
+      return $failed ;;
+    *) record_one "$1" "$out_dir" ;;
+  esac
+}
+
+main "$@"
