@@ -20,6 +20,7 @@ public sealed record AnalyzerOptions
 /// </summary>
 public sealed class CaptureAnalyzer
 {
+    private const ushort RdpPort = 3389;
     private readonly AnalyzerOptions _options;
     private readonly TcpFlowTable<ConnectionState> _table;
     private readonly List<ConnectionReport> _finished = [];
@@ -93,6 +94,12 @@ public sealed class CaptureAnalyzer
         {
             case TransportKind.Tcp:
                 ProcessTcp(p);
+                break;
+            case TransportKind.Udp:
+                if (p.SourcePort == RdpPort || p.DestinationPort == RdpPort)
+                {
+                    _summary.RdpUdpDatagrams++;
+                }
                 break;
             case TransportKind.Icmp:
             case TransportKind.Icmpv6:
@@ -238,7 +245,7 @@ public sealed class CaptureAnalyzer
         stream.Frames.TrimBefore(parser.Offset);
 
         // Not RDP on a non-RDP port: stop copying its bytes.
-        if (direction == TcpDirection.ClientToServer && state.Connection.Server.Port != 3389
+        if (direction == TcpDirection.ClientToServer && state.Connection.Server.Port != RdpPort
             && state.Request is null && (parser.IsLost || parser.Offset > 0))
         {
             state.Following = false;

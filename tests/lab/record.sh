@@ -322,7 +322,7 @@ run_client() {
   # xrdp: no password, so xrdp shows its login screen instead of trying an autologon
   # through sesman (not running here); the NLA scenarios need the password for CredSSP.
   [[ $CLIENT_PASS == 1 ]] && args+=("/p:$LAB_PASS")
-  args+=(/cert:ignore /log-level:INFO /size:800x600)
+  args+=(/cert:ignore /client-hostname:rwlab-client /log-level:INFO /size:800x600)
   [[ -n $CLIENT_SEC ]] && args+=("/sec:$CLIENT_SEC")
   args+=("${CLIENT_EXTRA[@]}")
   mkdir -p "$WORK/home-c"

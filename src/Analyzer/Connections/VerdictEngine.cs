@@ -213,7 +213,9 @@ public static class VerdictEngine
         {
             return selected is SecurityProtocols.Hybrid or SecurityProtocols.HybridEx ? Phases.Credssp : Phases.McsConnect;
         }
-        if (s.TlsRecords[C2S] + s.TlsRecords[S2C] > 0)
+        // The TLS phase starts with the client's ClientHello; a server record alone (an alert
+        // sent after the client already left) does not move the connection into it.
+        if (s.TlsRecords[C2S] > 0)
         {
             return Phases.Tls;
         }

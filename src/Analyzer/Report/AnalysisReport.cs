@@ -29,6 +29,8 @@ public sealed class CaptureSummary
     public long TruncatedPackets { get; set; }
     /// <summary>Addition: packets that were not IP or whose headers could not be decoded.</summary>
     public long UndecodedPackets { get; set; }
+    /// <summary>Addition: UDP datagrams to or from port 3389 (RDP-UDP, MS-RDPEUDP), not yet analyzed.</summary>
+    public long RdpUdpDatagrams { get; set; }
     /// <summary>Addition: the one-line reason reading stopped early, when it did.</summary>
     public string? ReadError { get; set; }
 }

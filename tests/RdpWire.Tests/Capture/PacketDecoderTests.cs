@@ -790,6 +790,28 @@ public sealed class PacketDecoderTests
         }
     }
 
+    [Fact]
+    public void HandMade_DecodingGoodFrames_AllocatesNothing()
+    {
+        CapturedPacket[] packets = GoodFrames().Select(f => HandMadePacket.Captured(f.LinkType, f.Frame)).ToArray();
+        foreach (CapturedPacket packet in packets)
+        {
+            PacketDecoder.TryDecode(packet, out _); // warm-up: JIT and static initialisation
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int round = 0; round < 100; round++)
+        {
+            foreach (CapturedPacket packet in packets)
+            {
+                PacketDecoder.TryDecode(packet, out _);
+            }
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+    }
+
     // ---- Real captures -----------------------------------------------------------------
 
     /// <summary>

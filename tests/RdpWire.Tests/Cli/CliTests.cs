@@ -1,0 +1,135 @@
+using System.Text.Json;
+using RdpWire.Cli;
+using RdpWire.Tests.Support;
+using Xunit;
+
+namespace RdpWire.Tests.Cli;
+
+/// <summary>The command line: exit status and one-line errors as the report contract says.</summary>
+public class CliTests
+{
+    private static (int Exit, string Out, string Err) Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int exit = Program.Run(args, stdout, stderr);
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+
+    private static string TempFile(byte[] content)
+    {
+        string path = Path.Combine(Path.GetTempPath(), "rdpwire-test-" + Guid.NewGuid().ToString("N"));
+        File.WriteAllBytes(path, content);
+        return path;
+    }
+
+    private static string Fixture(string name) => Path.Combine(RepoPaths.FixturesDir, name);
+
+    [Fact]
+    public void HandMade_NotACapture_OneLineAndExit2()
+    {
+        string path = TempFile("GET / HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
+        var (exit, stdout, stderr) = Run("analyze", path);
+        Assert.Equal(2, exit);
+        Assert.Equal("", stdout);
+        Assert.Single(stderr.TrimEnd().Split('\n'));
+        Assert.Contains("not a pcap or pcapng", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void HandMade_EmptyFile_OneLineAndExit2()
+    {
+        var (exit, _, stderr) = Run("analyze", TempFile([]));
+        Assert.Equal(2, exit);
+        Assert.Single(stderr.TrimEnd().Split('\n'));
+        Assert.Contains("empty", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MissingFile_OneLineAndExit2()
+    {
+        var (exit, _, stderr) = Run("analyze", "/nonexistent/capture.pcap");
+        Assert.Equal(2, exit);
+        Assert.Equal("rdpwire: /nonexistent/capture.pcap: no such file or directory", stderr.TrimEnd());
+    }
+
+    [Fact]
+    public void UnknownOption_UsageErrorExit2()
+    {
+        var (exit, _, stderr) = Run("analyze", "x.pcap", "--bogus");
+        Assert.Equal(2, exit);
+        Assert.Contains("--bogus", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TruncatedMidPacket_PartialReportWithReadErrorAndExit0()
+    {
+        byte[] whole = File.ReadAllBytes(Fixture("port-closed.pcap"));
+        string path = TempFile(whole[..(whole.Length - 10)]);
+        var (exit, stdout, stderr) = Run("analyze", "--json", path);
+        Assert.Equal(0, exit);
+        Assert.Contains("truncated", stderr, StringComparison.Ordinal);
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.Contains("truncated", doc.RootElement.GetProperty("capture").GetProperty("readError").GetString(), StringComparison.Ordinal);
+        Assert.Equal("capture.read-error", doc.RootElement.GetProperty("findings")[0].GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public void PortClosed_Json_FollowsTheReportContract()
+    {
+        var (exit, stdout, _) = Run("analyze", "--json", Fixture("port-closed.pcap"));
+        Assert.Equal(0, exit);
+        using var doc = JsonDocument.Parse(stdout);
+        var root = doc.RootElement;
+        Assert.Equal("rdpwire", root.GetProperty("tool").GetString());
+        Assert.Equal(1, root.GetProperty("schema").GetInt32());
+        var capture = root.GetProperty("capture");
+        foreach (var field in new[] { "path", "format", "linkTypes", "packets", "bytes", "first", "last", "truncatedPackets" })
+        {
+            Assert.True(capture.TryGetProperty(field, out _), $"capture.{field} missing");
+        }
+        Assert.Equal("pcap", capture.GetProperty("format").GetString());
+        Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$", capture.GetProperty("first").GetString());
+        var connection = root.GetProperty("connections")[0];
+        foreach (var field in new[] { "id", "transport", "client", "server", "first", "last", "vantage", "phaseReached", "outcome", "closedBy", "closeKind", "negotiation", "tls", "mcs", "credssp", "findings", "verdict" })
+        {
+            Assert.True(connection.TryGetProperty(field, out _), $"connection.{field} missing");
+        }
+        Assert.Equal("tcp.refused", connection.GetProperty("verdict").GetProperty("code").GetString());
+        var finding = connection.GetProperty("findings")[0];
+        foreach (var field in new[] { "code", "severity", "phase", "frame", "time", "summary", "detail", "evidenceFrames", "fix", "mstscCodes" })
+        {
+            Assert.True(finding.TryGetProperty(field, out _), $"finding.{field} missing");
+        }
+        Assert.Equal(2, finding.GetProperty("frame").GetInt64());
+    }
+
+    [Fact]
+    public void FailOnError_Exit1WhenAnErrorFindingExists()
+    {
+        Assert.Equal(1, Run("analyze", "--fail-on", "error", Fixture("port-closed.pcap")).Exit);
+        Assert.Equal(0, Run("analyze", "--fail-on", "error", Fixture("tls-success.pcap")).Exit);
+    }
+
+    [Fact]
+    public void TextReport_ShowsLadderVerdictAndFix()
+    {
+        var (exit, stdout, _) = Run("analyze", Fixture("port-closed.pcap"));
+        Assert.Equal(0, exit);
+        Assert.Contains("VERDICT tcp.refused", stdout, StringComparison.Ordinal);
+        Assert.Contains("<--- RST, ACK ---  <== here", stdout, StringComparison.Ordinal);
+        Assert.Contains("fix:", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void HandMade_PcapWithNoRdp_SaysSo()
+    {
+        // A valid pcap header with one UDP/53 packet over raw IPv4: no RDP anywhere.
+        byte[] header = Convert.FromHexString("D4C3B2A1020004000000000000000000FFFF000065000000");
+        byte[] ip = Convert.FromHexString("4500001C000000004011000001020304050607080035003500080000");
+        byte[] record = [.. BitConverter.GetBytes(1_700_000_000), .. BitConverter.GetBytes(0), .. BitConverter.GetBytes(ip.Length), .. BitConverter.GetBytes(ip.Length)];
+        var (exit, stdout, _) = Run("analyze", TempFile([.. header, .. record, .. ip]));
+        Assert.Equal(0, exit);
+        Assert.Contains("No RDP connections", stdout, StringComparison.Ordinal);
+    }
+}
