@@ -144,7 +144,7 @@ cleanup() {
 # run CMD... in the background inside namespace NS; stdout+stderr -> LOGFILE
 bg_in_ns() {
   local ns=$1 logfile=$2; shift 2
-  ip netns exec "$ns" "$@" >"$logfile" 2>&1 &
+  ip netns exec "$ns" "$@" >"$logfile" 2>&1 9>&- &
   PIDS+=($!)
   LAST_PID=$!
 }
@@ -171,6 +171,18 @@ preclean_stale() {
       ip netns del "$ns" || true
     fi
   done
+  # work dirs of earlier runs that were SIGKILLed (we hold the lock, so none is active)
+  local d
+  for d in /tmp/rwlab.??????; do
+    [[ -d $d ]] || continue
+    log "removing stale $d"
+    if [[ -f $d/displays ]]; then
+      local n
+      for n in $(cat "$d/displays"); do rm -f "/tmp/.X11-unix/X$n" "/tmp/.X$n-lock"; done
+    fi
+    rm -rf "$d"
+  done
+  return 0
 }
 
 setup_network() {
@@ -222,10 +234,11 @@ start_xvfb() { # start_xvfb NS NAME -> sets XDISPLAY
   local ns=$1 name=$2 f="$WORK/$2.display" n
   n=$(free_display 77)
   DISPLAYS+=("$n")
+  echo "$n" >>"$WORK/displays"
   : >"$f"
   # -displayfd: Xvfb writes the display number once it accepts connections
   ip netns exec "$ns" timeout -k 2 120 Xvfb ":$n" -displayfd 3 -nolisten tcp -screen 0 1024x768x24 \
-    3>"$f" >"$WORK/$name.log" 2>&1 &
+    3>"$f" >"$WORK/$name.log" 2>&1 9>&- &
   PIDS+=($!)
   wait_for 15 "Xvfb ($name)" test -s "$f"
   XDISPLAY=$n
@@ -327,10 +340,14 @@ run_client() {
   args+=("${CLIENT_EXTRA[@]}")
   mkdir -p "$WORK/home-c"
   log "client: xfreerdp ${args[*]/\/p:*//p:***} (max ${CLIENT_SECS}s)"
-  local rc=0
+  local rc=0 pid
+  # background + wait, so that a signal to this script interrupts the wait at once
   ip netns exec "$NS_C" env HOME="$WORK/home-c" XDG_CONFIG_HOME="$WORK/home-c/.config" DISPLAY=":$CLIENT_DISPLAY" \
-    timeout -s TERM -k 3 "$CLIENT_SECS" xfreerdp "${args[@]}" </dev/null >"$WORK/client.log" 2>&1 || rc=$?
-  log "client exit status $rc"
+    timeout -s TERM -k 3 "$CLIENT_SECS" xfreerdp "${args[@]}" </dev/null >"$WORK/client.log" 2>&1 9>&- &
+  pid=$!
+  PIDS+=("$pid")
+  wait "$pid" || rc=$?
+  log "client exit status $rc (124 = stopped by the lab's timeout)"
 }
 
 record_one() {
@@ -338,7 +355,7 @@ record_one() {
   SCENARIO=$name
   scenario_exists "$name" || die "unknown scenario '$name' (see --list)"
   [[ $EUID -eq 0 ]] || die "must run as root"
-  for t in ip iptables tcpdump Xvfb xfreerdp openssl iconv ss timeout; do need "$t"; done
+  for t in ip iptables tcpdump Xvfb xfreerdp openssl iconv ss timeout flock; do need "$t"; done
   configure_scenario "$name"
   [[ $SERVER == xrdp ]] && need xrdp
   [[ $SERVER == shadow ]] && need freerdp-shadow-cli
@@ -347,6 +364,9 @@ record_one() {
   mkdir -p "$out_dir"
   out_dir=$(cd "$out_dir" && pwd)
 
+  # one lab run at a time (fixed namespace names); the lock dies with the process
+  exec 9>/run/rwlab-record.lock
+  flock -n 9 || die "another record.sh run is active"
   trap cleanup EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM

@@ -1,6 +1,7 @@
 using RdpWire.Analyzer.Report;
 using RdpWire.Capture.Decoding;
 using RdpWire.Capture.Tcp;
+using RdpWire.RdpParser.Mcs;
 using RdpWire.RdpParser.Streams;
 using RdpWire.RdpParser.Tls;
 using RdpWire.RdpParser.X224;
@@ -169,19 +170,51 @@ public sealed class ConnectionState : IRdpStreamEvents
         AddStep(at, Arrow(direction), $"X.224 Disconnect Request (reason {reason})");
     }
 
-    public void OnX224Data(StreamDirection direction, StreamRange range, int firstUserDataByte)
+    public void OnX224Data(StreamDirection direction, StreamRange range, McsPduHeader mcs)
     {
         var at = At(direction, range);
         int d = (int)direction;
-        if (FirstX224Data[d] is null)
+        FirstX224Data[d] ??= at;
+        string? step = mcs.Kind switch
         {
-            FirstX224Data[d] = at;
-            // T.125 BER: application tag 101 (0x7F 0x65) is Connect-Initial, 102 (0x7F 0x66) Connect-Response.
-            AddStep(at, Arrow(direction), direction == StreamDirection.ClientToServer
-                ? "X.224 Data (MCS, in the clear: Standard RDP Security)"
-                : "X.224 Data (MCS, in the clear)");
+            McsPduKind.ConnectInitial => "MCS Connect Initial (GCC Conference Create Request, in the clear)",
+            McsPduKind.ConnectResponse => "MCS Connect Response (GCC Conference Create Response, in the clear)",
+            McsPduKind.DisconnectProviderUltimatum =>
+                "MCS Disconnect Provider Ultimatum" + (mcs.Reason is { } r ? $" ({McsPduHeader.ReasonName(r)})" : ""),
+            McsPduKind.ErectDomainRequest => "MCS Erect Domain Request",
+            McsPduKind.AttachUserRequest => "MCS Attach User Request",
+            McsPduKind.AttachUserConfirm => "MCS Attach User Confirm",
+            McsPduKind.ChannelJoinRequest => "MCS Channel Join Request",
+            McsPduKind.ChannelJoinConfirm => "MCS Channel Join Confirm",
+            McsPduKind.SendDataRequest or McsPduKind.SendDataIndication when !_sawSendData[d] => "MCS Send Data (RDP PDUs) begin",
+            McsPduKind.SendDataRequest or McsPduKind.SendDataIndication => null,
+            _ => "X.224 Data (unrecognised MCS PDU)",
+        };
+        switch (mcs.Kind)
+        {
+            case McsPduKind.ConnectResponse:
+                McsConnectResponse ??= at;
+                break;
+            case McsPduKind.DisconnectProviderUltimatum:
+                Ultimatum ??= (at, (TcpDirection)direction, mcs.Reason);
+                break;
+            case McsPduKind.SendDataRequest or McsPduKind.SendDataIndication:
+                _sawSendData[d] = true;
+                break;
+        }
+        if (step is not null)
+        {
+            AddStep(at, Arrow(direction), step);
         }
     }
+
+    private readonly bool[] _sawSendData = new bool[2];
+
+    /// <summary>The server's MCS Connect Response (Standard RDP Security, in the clear).</summary>
+    public FrameRef? McsConnectResponse { get; private set; }
+
+    /// <summary>The first MCS Disconnect Provider Ultimatum seen in the clear, its sender and reason.</summary>
+    public (FrameRef At, TcpDirection From, McsDisconnectReason? Reason)? Ultimatum { get; private set; }
 
     public void OnTlsRecord(StreamDirection direction, StreamRange range, TlsRecordSummary record)
     {

@@ -2,6 +2,7 @@ using System.Globalization;
 using RdpWire.Analyzer.Findings;
 using RdpWire.Analyzer.Report;
 using RdpWire.Capture.Tcp;
+using RdpWire.RdpParser.Mcs;
 using RdpWire.RdpParser.Tls;
 using RdpWire.RdpParser.X224;
 
@@ -58,6 +59,12 @@ public static class VerdictEngine
         var ctx = new Context(s, report, close, captureEndTicks);
         var verdict = Diagnose(ctx);
         AddSideFindings(ctx, verdict);
+        if (verdict?.Code == "tcp.no-response")
+        {
+            // The attempt ended by the client's connect timeout: no packet closes what never opened.
+            report.ClosedBy = null;
+            report.CloseKind = "timeout";
+        }
         if (verdict is not null)
         {
             report.Findings.Insert(0, verdict);
@@ -244,10 +251,17 @@ public static class VerdictEngine
             Time = at is { } a ? ReportTime.Format(a.Ticks) : null,
             Summary = summary,
             Detail = detail,
-            EvidenceFrames = evidence.Where(f => f > 0).Distinct().Order().ToList(),
+            EvidenceFrames = evidence.Concat(KeyFrames(ctx)).Where(f => f > 0).Distinct().Order().ToList(),
             Fix = (fix ?? def.Fix).ToList(),
             MstscCodes = (mstsc ?? def.MstscCodes).ToList(),
         };
+    }
+
+    /// <summary>The frames every verdict cites: first SYN, SYN-ACK, Connection Request and Confirm, the closing packet.</summary>
+    private static IEnumerable<long> KeyFrames(Context ctx)
+    {
+        var s = ctx.S;
+        return Frames(s.ClientSyns.Count > 0 ? s.ClientSyns[0] : null, s.SynAck, s.Request?.At, s.Confirm?.At, ctx.Close.At);
     }
 
     private static string F(FrameRef f) => f.Frame.ToString(CultureInfo.InvariantCulture);
@@ -335,7 +349,7 @@ public static class VerdictEngine
                 $"{server} never answered: {s.SynCount} SYN(s) over {Seconds(lastSyn.Ticks - firstSyn.Ticks)} got no reply",
                 $"The client sent its SYN in frame {F(firstSyn)}" + (s.SynCount > 1 ? $" and retransmitted it {s.SynCount - 1} time(s), the last in frame {F(lastSyn)}," : ",")
                 + $" and nothing came back (no SYN-ACK, RST or ICMP error) in the {waited.ToString("0.0", CultureInfo.InvariantCulture)} s the capture covers after it. A firewall silently drops the SYNs, or the host is down or unreachable.",
-                Frames(firstSyn, lastSyn));
+                s.ClientSyns.Select(x => x.Frame));
         }
         return Make(ctx, "incomplete", firstSyn,
             "The capture ended while the SYN was still waiting for an answer",
@@ -467,6 +481,21 @@ public static class VerdictEngine
         {
             return null;
         }
+        // PROTOCOL_RDP has no bit: a client that sent a non-zero requestedProtocols did not ask
+        // for Standard RDP Security, and one that leaves when the server picks it never accepted it.
+        bool rdpFallback = selected == SecurityProtocols.Rdp && cr.RequestedProtocols != SecurityProtocols.Rdp;
+        if (rdpFallback && close.At is { } left && close.Direction == TcpDirection.ClientToServer)
+        {
+            return Make(ctx, "x224.protocol-not-offered", ccAt,
+                $"The server fell back to Standard RDP Security, which the client did not offer ({requested}), and the client left",
+                $"Connection Request (frame {F(crAt)}) offered {requested}; the Connection Confirm (frame {F(ccAt)}) selects PROTOCOL_RDP (Standard RDP Security) instead of answering with RDP_NEG_FAILURE SSL_NOT_ALLOWED_BY_SERVER; {Seconds(left.Ticks - ccAt.Ticks)} later the client closed the connection ({close.Kind!.ToUpperInvariant()}, frame {F(left)}).",
+                Frames(crAt, ccAt, left),
+                fix:
+                [
+                    "The server is configured for Standard RDP Security only: raise its security layer (Windows: `SecurityLayer`=1 or 2 under `HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp`, or the GPO \"Require use of specific security layer for remote (RDP) connections\"; xrdp: `security_layer=negotiate` or `tls` in xrdp.ini with a certificate).",
+                    "Or, as a last resort, let the client accept Standard RDP Security (FreeRDP `/sec:rdp`; mstsc `authentication level:i:0`); it is weak (RC4, no server authentication).",
+                ]);
+        }
         if (close.At is { } at && close.Direction == TcpDirection.ClientToServer)
         {
             string why = selected == SecurityProtocols.Rdp && cr.RequestedProtocols != SecurityProtocols.Rdp
@@ -589,7 +618,21 @@ public static class VerdictEngine
         var mcs = s.FirstX224Data[C2S];
         if (mcs is { } ci)
         {
-            if (s.FirstX224Data[S2C] is { } response)
+            if (s.Ultimatum is { } dpum)
+            {
+                string from = Side(dpum.From);
+                string reason = dpum.Reason is { } r ? McsPduHeader.ReasonName(r) : "reason not captured";
+                bool noNegotiation = s.Request is { } req && req.Pdu.NegotiationRequest is null;
+                return Make(ctx, "rdp.disconnect-ultimatum", dpum.At,
+                    $"The {from} ended the connection with an MCS Disconnect Provider Ultimatum ({reason})",
+                    $"MCS Connect Initial in frame {F(ci)}; {Seconds(dpum.At.Ticks - ci.Ticks)} later the {from} sent a Disconnect Provider Ultimatum ({reason}) in frame {F(dpum.At)}"
+                    + (s.McsConnectResponse is { } cr2 ? $", after its MCS Connect Response (frame {F(cr2)})" : " instead of an MCS Connect Response")
+                    + (ctx.Close.At is { } end ? $", then closed the connection ({ctx.Close.Kind!.ToUpperInvariant()}, frame {F(end)})." : ".")
+                    + (noNegotiation ? " The client sent no RDP_NEG_REQ (Standard RDP Security only), so a server that requires TLS or NLA cannot refuse in the X.224 Confirm and hangs up here instead." : ""),
+                    Frames([.. evidenceBase, ci, s.McsConnectResponse, dpum.At]),
+                    phase: s.McsConnectResponse is null ? Phases.McsConnect : phase);
+            }
+            if (s.McsConnectResponse is { } response)
             {
                 string closing = close.At is { } end ? $"; the {close.By} closed it ({close.Kind!.ToUpperInvariant()}) in frame {F(end)}" : "";
                 return Make(ctx, "ok", s.Confirm?.At ?? ci,
@@ -619,6 +662,19 @@ public static class VerdictEngine
     private static void AddSideFindings(Context ctx, Finding? verdict)
     {
         var s = ctx.S;
+        if (s.Confirm is { } conf && conf.Pdu.SelectedProtocol == SecurityProtocols.Rdp && s.FirstX224Data[C2S] is not null
+            && verdict?.Code != "x224.protocol-not-offered")
+        {
+            bool fallback = s.Request is { } r && r.Pdu.RequestedProtocols != SecurityProtocols.Rdp;
+            ctx.Report.Findings.Add(Make(ctx, "x224.standard-rdp-security", conf.At,
+                fallback
+                    ? "The server fell back to Standard RDP Security although the client offered TLS/NLA, and the client accepted it"
+                    : "The connection uses Standard RDP Security: no TLS, no server authentication",
+                $"The Connection Confirm in frame {F(conf.At)} selects PROTOCOL_RDP"
+                + (fallback ? $" although the Connection Request (frame {F(s.Request!.Value.At)}) offered {string.Join("|", RdpNegNames.Protocols(s.Request.Value.Pdu.RequestedProtocols))}" : "")
+                + $"; MCS follows in the clear from frame {F(s.FirstX224Data[C2S]!.Value)}. Standard RDP Security (MS-RDPBCGR 5.3) uses RC4 and does not authenticate the server.",
+                Frames(conf.At)));
+        }
         if (s.Confirm is { } cc && cc.Pdu.Violations.Count > 0 && verdict?.Code != "x224.malformed")
         {
             ctx.Report.Findings.Add(Make(ctx, "x224.malformed", cc.At,

@@ -106,6 +106,12 @@ public static class FindingCatalog
                 "Or, if the server cannot do NLA (older or non-Windows servers), allow the client to connect without it: `enablecredsspsupport:i:0` / `authentication level:i:0` in the .rdp file for mstsc, `/sec:tls` for FreeRDP.",
             ],
             ["mstsc says the remote computer requires (or does not support) Network Level Authentication; no documented hex code"]),
+        new FindingDefinition("x224.standard-rdp-security", "warning", Phases.X224,
+            "The connection uses Standard RDP Security",
+            [
+                "Raise the server's security layer to Negotiate or TLS (`SecurityLayer`=1 or 2 under `HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp`; xrdp: `security_layer=negotiate`) and require NLA where the clients support it.",
+            ],
+            []),
         new FindingDefinition("x224.malformed", "error", Phases.X224,
             "The TPKT/X.224 negotiation bytes break the specification",
             [
@@ -113,6 +119,13 @@ public static class FindingCatalog
                 "Compare the bytes with MS-RDPBCGR 2.2.1.1/2.2.1.2; the detail names the field that is wrong.",
             ],
             ["0x1104 (\"protocol error detected at the client\") is reported for such cases in the field; pairing not documented"]),
+        new FindingDefinition("rdp.disconnect-ultimatum", "error", Phases.McsConnect,
+            "The server ended the MCS domain (Disconnect Provider Ultimatum)",
+            [
+                "The server refused to go on with the connection at the MCS layer; its reason is in the finding. Look at the server's `RemoteDesktopServices-RdpCoreTS` log (Windows) or xrdp.log at that time.",
+                "Right after the MCS Connect Initial of a client that sent no RDP_NEG_REQ (Standard RDP Security only), it usually means the server requires TLS or NLA and had no other way to say so: let the client negotiate (mstsc: do not force `negotiate security layer:i:0`; FreeRDP: `/sec:tls` or `/sec:nla`), or allow Standard RDP Security on the server (`SecurityLayer`=0 under `HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp`; weak, last resort).",
+            ],
+            ["0x3 (disconnectReasonByServer) with the extended reason; pairing not documented"]),
         new FindingDefinition("tls.alert", "error", Phases.Tls,
             "A TLS alert ended the handshake",
             [

@@ -1,3 +1,4 @@
+using RdpWire.RdpParser.Mcs;
 using RdpWire.RdpParser.Tls;
 using RdpWire.RdpParser.X224;
 
@@ -36,8 +37,8 @@ public interface IRdpStreamEvents
     void OnConnectionRequest(StreamDirection direction, StreamRange range, X224ConnectionRequest request);
     void OnConnectionConfirm(StreamDirection direction, StreamRange range, X224ConnectionConfirm confirm);
     void OnDisconnectRequest(StreamDirection direction, StreamRange range, byte reason);
-    /// <summary>An X.224 Data TPDU (MCS inside); <paramref name="firstUserDataByte"/> is the MCS PDU's first byte, or -1.</summary>
-    void OnX224Data(StreamDirection direction, StreamRange range, int firstUserDataByte);
+    /// <summary>An X.224 Data TPDU in the clear, with the kind of MCS PDU it carries.</summary>
+    void OnX224Data(StreamDirection direction, StreamRange range, McsPduHeader mcs);
     void OnTlsRecord(StreamDirection direction, StreamRange range, TlsRecordSummary record);
     /// <summary>A fast-path PDU (MS-RDPBCGR 2.2.8.1.2 / 2.2.9.1.2), seen only after the connection is active.</summary>
     void OnFastPath(StreamDirection direction, StreamRange range);

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using RdpWire.RdpParser.Mcs;
 using RdpWire.RdpParser.Tls;
 using RdpWire.RdpParser.Tpkt;
 using RdpWire.RdpParser.X224;
@@ -156,19 +157,16 @@ public sealed class RdpStreamParser
 
     private long FrameTpkt(in ReadOnlySequence<byte> rest)
     {
-        if (!TpktHeader.TryPeek(rest, out var tpkt))
+        var reader = new SequenceReader<byte>(rest);
+        var status = TpktHeader.TryReadPacket(ref reader, out var tpkt, out var packet);
+        if (status == OperationStatus.NeedMoreData)
         {
             return 0;
         }
-        if (!tpkt.IsValid)
+        if (status == OperationStatus.InvalidData)
         {
             return Malformed($"TPKT length {tpkt.Length} is shorter than the 7-byte minimum");
         }
-        if (rest.Length < tpkt.Length)
-        {
-            return 0;
-        }
-        var packet = rest.Slice(0, tpkt.Length);
         byte[]? rented = null;
         ReadOnlySpan<byte> span;
         if (packet.IsSingleSegment)
@@ -221,7 +219,7 @@ public sealed class RdpStreamParser
             case X224TpduCode.Data when li == 2:
                 // X.224 13.7 class 0 DT: LI=2, code 0xF0, EOT/NR octet, then user data (MCS).
                 _inStandardSecurity = true;
-                _events.OnX224Data(_direction, range, x224.Length > 3 ? x224[3] : -1);
+                _events.OnX224Data(_direction, range, McsPduHeader.Classify(x224[3..]));
                 break;
             default:
                 Malformed($"X.224 TPDU code 0x{code:X2} with length indicator {li} is not one RDP uses");
@@ -231,7 +229,8 @@ public sealed class RdpStreamParser
 
     private long FrameTlsRecord(in ReadOnlySequence<byte> rest)
     {
-        if (!TlsRecordHeader.TryPeek(rest, out var header))
+        var reader = new SequenceReader<byte>(rest);
+        if (!TlsRecordHeader.TryRead(ref reader, out var header))
         {
             return 0;
         }
@@ -242,12 +241,11 @@ public sealed class RdpStreamParser
         // The record layer plus up to 2 payload bytes tell the type of a plaintext handshake
         // message or alert; wait for them (or the whole record, if shorter).
         int peek = Math.Min(2, (int)header.Length);
-        if (rest.Length < TlsRecordHeader.Size + peek)
+        Span<byte> first = stackalloc byte[2];
+        if (!reader.TryCopyTo(first[..peek]))
         {
             return 0;
         }
-        Span<byte> first = stackalloc byte[2];
-        rest.Slice(TlsRecordHeader.Size, peek).CopyTo(first);
         TlsHandshakeType? handshakeType = null;
         byte? alertLevel = null, alertDescription = null;
         bool encrypted = _tlsEncrypting;

@@ -45,16 +45,18 @@ public readonly record struct TlsRecordHeader(TlsContentType ContentType, ushort
     /// <summary>True when the bytes at the start of a stream look like a TLS record (type 20-24, version 3.x).</summary>
     public static bool LooksLikeRecord(byte first, byte second) => first is >= 20 and <= 24 && second == 3;
 
-    public static bool TryPeek(in ReadOnlySequence<byte> buffer, out TlsRecordHeader header)
+    /// <summary>Reads the 5-byte header; false, with the reader unmoved, when fewer bytes are buffered.</summary>
+    public static bool TryRead(ref SequenceReader<byte> reader, out TlsRecordHeader header)
     {
         header = default;
-        if (buffer.Length < Size)
+        if (reader.Remaining < Size)
         {
             return false;
         }
-        Span<byte> b = stackalloc byte[Size];
-        buffer.Slice(0, Size).CopyTo(b);
-        header = new TlsRecordHeader((TlsContentType)b[0], (ushort)((b[1] << 8) | b[2]), (ushort)((b[3] << 8) | b[4]));
+        reader.TryRead(out byte type);
+        reader.TryReadBigEndian(out short version);
+        reader.TryReadBigEndian(out short length);
+        header = new TlsRecordHeader((TlsContentType)type, (ushort)version, (ushort)length);
         return true;
     }
 

@@ -51,7 +51,7 @@ public class ZeekCorpusTests
         Assert.Equal("x224.negotiation-failure", first.Verdict.Code);
         var verdict = first.Findings[0];
         Assert.Equal(5, verdict.Frame);
-        Assert.Equal([4, 5, 6], verdict.EvidenceFrames);
+        Assert.Equal([1, 2, 4, 5, 6], verdict.EvidenceFrames);
         Assert.Equal("client", first.ClosedBy);
 
         var second = report.Connections[1];

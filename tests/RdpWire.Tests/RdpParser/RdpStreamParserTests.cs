@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using RdpWire.RdpParser.Mcs;
 using RdpWire.RdpParser.Streams;
 using RdpWire.RdpParser.Tls;
 using RdpWire.RdpParser.X224;
@@ -19,7 +20,7 @@ public class RdpStreamParserTests
         public void OnConnectionRequest(StreamDirection d, StreamRange r, X224ConnectionRequest request) => Events.Add($"CR {r.Start}-{r.End} {request.Cookie}");
         public void OnConnectionConfirm(StreamDirection d, StreamRange r, X224ConnectionConfirm confirm) => Events.Add($"CC {r.Start}-{r.End} {confirm.SelectedProtocol}");
         public void OnDisconnectRequest(StreamDirection d, StreamRange r, byte reason) => Events.Add($"DR {r.Start}-{r.End}");
-        public void OnX224Data(StreamDirection d, StreamRange r, int first) => Events.Add($"DT {r.Start}-{r.End} {first:X2}");
+        public void OnX224Data(StreamDirection d, StreamRange r, McsPduHeader mcs) => Events.Add($"DT {r.Start}-{r.End} {mcs.Kind} {mcs.Reason}");
         public void OnTlsRecord(StreamDirection d, StreamRange r, TlsRecordSummary rec) =>
             Events.Add($"TLS {r.Start}-{r.End} {rec.Header.ContentType} {rec.FirstHandshakeType} {rec.AlertDescription} {rec.Encrypted}");
         public void OnFastPath(StreamDirection d, StreamRange r) => Events.Add($"FP {r.Start}-{r.End}");
@@ -104,10 +105,18 @@ public class RdpStreamParserTests
     }
 
     [Fact]
+    public void HandMade_DisconnectProviderUltimatum_ReasonDecoded()
+    {
+        // X.224 DT with DPum rn-user-requested: PER 0x21 0x80 (choice 8, reason 3).
+        var events = ParseInChunks(Hex("03 00 00 09 02 F0 80 21 80"), 2);
+        Assert.Equal(["DT 0-9 DisconnectProviderUltimatum UserRequested"], events);
+    }
+
+    [Fact]
     public void HandMade_StandardSecurity_X224DataThenFastPath()
     {
         // X.224 DT carrying MCS Connect-Initial's first bytes (7F 65), then a fast-path PDU of 5 bytes.
         var events = ParseInChunks(Hex("03 00 00 09 02 F0 80 7F 65 00 05 01 02 03"), 1);
-        Assert.Equal(["DT 0-9 7F", "FP 9-14"], events);
+        Assert.Equal(["DT 0-9 ConnectInitial ", "FP 9-14"], events);
     }
 }
