@@ -137,11 +137,16 @@ public sealed class CaptureAnalyzer
             state.FirstPayload[d] ??= at;
             state.LastPayload[d] = at;
             state.TrailingRetransmissions[d] = 0;
+            state.TrailingRetransmissionFrames[d].Clear();
         }
         else if (info.Disposition == SegmentDisposition.Retransmission)
         {
             state.Retransmissions++;
             state.TrailingRetransmissions[d]++;
+            if (state.TrailingRetransmissionFrames[d].Count < 16)
+            {
+                state.TrailingRetransmissionFrames[d].Add(at.Frame);
+            }
         }
 
         if (info.AcknowledgesUnseenBytes)

@@ -120,7 +120,7 @@ def main(path):
     order = []
     other = []
     for f in frames(path):
-        if not f["tcp.srcport"]:
+        if not f["tcp.srcport"] or f["icmp.type"]:
             other.append(f)
             continue
         a = (f["ip.src"], int(f["tcp.srcport"]))
@@ -131,7 +131,10 @@ def main(path):
             order.append(key)
         conns[key].append(f)
     if other:
-        print("non-TCP frames:", [(o["frame.number"], o["icmp.type"]) for o in other])
+        for o in other:
+            print("non-TCP frame #%s %9.6f %s -> %s icmp.type=%s (quoted TCP %s -> %s)" % (
+                o["frame.number"], float(o["frame.time_relative"]), o["ip.src"], o["ip.dst"], o["icmp.type"] or "-",
+                o["tcp.srcport"] or "-", o["tcp.dstport"] or "-"))
     for i, key in enumerate(order, 1):
         cli, srv = key
         print("=== connection %d  client %s:%d  server %s:%d" % (i, cli[0], cli[1], srv[0], srv[1]))

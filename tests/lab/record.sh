@@ -42,14 +42,16 @@ SCENARIOS=(
   "nla-success|freerdp-shadow-cli /sec:nla with SAM file, xfreerdp /sec:nla +auth-only: CredSSP completes"
   "port-closed|nothing listens on 3389 in the server namespace: SYN answered by RST"
   "syn-dropped|iptables DROPs tcp dport 3389 in the server namespace: SYNs retransmitted, never answered"
+  "icmp-unreachable|iptables REJECTs tcp dport 3389 with ICMP port-unreachable in the server namespace"
   "nla-required-tls-offered|shadow /sec:nla (requires NLA), xfreerdp /sec:tls offers TLS only: RDP_NEG_FAILURE"
-  "client-nla-server-tls|xrdp security_layer=tls, xfreerdp /sec:nla (client insists on NLA)"
-  "client-nla-server-negotiate|xrdp security_layer=negotiate, xfreerdp /sec:nla (client insists on NLA)"
+  "client-nla-server-tls|xrdp security_layer=tls, xfreerdp /sec:nla: xrdp selects SSL, the NLA-only client aborts right after the Confirm"
+  "client-nla-server-negotiate|xrdp security_layer=negotiate (its default), xfreerdp /sec:nla: same abort as client-nla-server-tls"
   "x224-no-confirm|xrdp running, server-side iptables drops every outgoing non-SYN segment with payload: Connection Confirm never arrives"
+  "tls-server-stall|xrdp security_layer=tls, server-side iptables drops outgoing segments >= 200 bytes: Connection Confirm arrives, ServerHello never does"
   "rdp-security|xrdp security_layer=rdp, xfreerdp /sec:rdp: Standard RDP Security, MCS in the clear; client killed after ~4 s"
   "default-client-rdp-server|xrdp security_layer=rdp, xfreerdp with its default offer (SSL|HYBRID): server answers with PROTOCOL_RDP"
-  "tls-required-rdp-offered|xrdp security_layer=tls, xfreerdp /sec:rdp offers only Standard RDP Security: RDP_NEG_FAILURE"
-  "rdp-only-tls-offered|xrdp security_layer=rdp, xfreerdp /sec:tls offers only TLS: RDP_NEG_FAILURE"
+  "tls-required-rdp-offered|xrdp security_layer=tls, xfreerdp /sec:rdp (no RDP_NEG_REQ): bare Confirm, then xrdp drops the MCS Connect Initial (DPU + RST); FreeRDP retries once"
+  "rdp-only-tls-offered|xrdp security_layer=rdp, xfreerdp /sec:tls offers only TLS: xrdp selects PROTOCOL_RDP anyway, client aborts"
 )
 
 die() { echo "record.sh: $*" >&2; exit 1; }
@@ -71,7 +73,7 @@ scenario_exists() {
 # Each scenario sets:
 #   SERVER         none | xrdp | shadow
 #   SERVER_SEC     xrdp: tls|negotiate|rdp (security_layer=)   shadow: nla|tls|rdp (/sec:)
-#   FIREWALL       none | drop-syn | drop-server-payload
+#   FIREWALL       none | drop-syn | reject-icmp | drop-server-payload | drop-server-large
 #   CLIENT_SEC     value for xfreerdp /sec: (empty = let FreeRDP negotiate its default set)
 #   CLIENT_EXTRA   extra xfreerdp arguments (array)
 #   CLIENT_SECS    seconds the client may run before it is sent SIGTERM
@@ -87,10 +89,12 @@ configure_scenario() {
     nla-success)                 SERVER=shadow SERVER_SEC=nla CLIENT_SEC=nla CLIENT_EXTRA=(+auth-only) CLIENT_SECS=10 ;;
     port-closed)                 SERVER=none CLIENT_SECS=10 ;;
     syn-dropped)                 SERVER=none FIREWALL=drop-syn CLIENT_SECS=25 ;;
+    icmp-unreachable)            SERVER=none FIREWALL=reject-icmp CLIENT_SECS=10 ;;
     nla-required-tls-offered)    SERVER=shadow SERVER_SEC=nla CLIENT_SEC=tls CLIENT_SECS=8 ;;
     client-nla-server-tls)       SERVER=xrdp SERVER_SEC=tls CLIENT_SEC=nla CLIENT_SECS=8 ;;
     client-nla-server-negotiate) SERVER=xrdp SERVER_SEC=negotiate CLIENT_SEC=nla CLIENT_SECS=8 ;;
     x224-no-confirm)             SERVER=xrdp SERVER_SEC=tls FIREWALL=drop-server-payload CLIENT_SEC=tls CLIENT_SECS=10 ;;
+    tls-server-stall)            SERVER=xrdp SERVER_SEC=tls FIREWALL=drop-server-large CLIENT_SEC=tls CLIENT_SECS=8 CLIENT_PASS=0 ;;
     rdp-security)                SERVER=xrdp SERVER_SEC=rdp XRDP_CRYPT=fips CLIENT_SEC=rdp CLIENT_SECS=4 CLIENT_PASS=0 ;;
     default-client-rdp-server)   SERVER=xrdp SERVER_SEC=rdp XRDP_CRYPT=fips CLIENT_SECS=4 CLIENT_PASS=0 ;;
     tls-required-rdp-offered)    SERVER=xrdp SERVER_SEC=tls CLIENT_SEC=rdp CLIENT_SECS=8 ;;
@@ -109,6 +113,8 @@ cleanup() {
   [[ $CLEANED == 1 ]] && return 0
   CLEANED=1
   set +e
+  # no "Killed ..." job notices from bash while we reap our children
+  exec 2>/dev/null
   local i pid ns d
   # polite stop, newest first
   for ((i=${#PIDS[@]}-1; i>=0; i--)); do kill -TERM "${PIDS[i]}" 2>/dev/null; done
@@ -215,6 +221,14 @@ setup_firewall() {
       # IP total length >= 53 with timestamps on == at least one byte of TCP payload.
       ip netns exec "$NS_S" iptables -A OUTPUT -p tcp --sport "$RDP_PORT" '!' --tcp-flags SYN SYN \
         -m length --length 53:65535 -j DROP ;;
+    reject-icmp)
+      # the server host's firewall rejects: SYN answered by ICMP destination/port unreachable
+      ip netns exec "$NS_S" iptables -A INPUT -p tcp --dport "$RDP_PORT" -j REJECT --reject-with icmp-port-unreachable ;;
+    drop-server-large)
+      # Let the handshake's small server segments through (SYN-ACK 60, ACKs 52, the
+      # 19-byte Connection Confirm = IP length 71) but drop anything of IP length >= 200,
+      # i.e. the TLS ServerHello flight (and its retransmissions).
+      ip netns exec "$NS_S" iptables -A OUTPUT -p tcp --sport "$RDP_PORT" -m length --length 200:65535 -j DROP ;;
     *) die "unknown firewall mode $FIREWALL" ;;
   esac
 }
@@ -286,8 +300,9 @@ start_xrdp() {
   local ini="$WORK/xrdp/xrdp.ini"
   mkdir -p "$WORK/xrdp"
   # private copy of the packaged xrdp.ini; only [Globals]/[Logging] keys are changed
+  # (port= also occurs in the session sections, so it is only replaced inside [Globals])
   sed -e "s/^fork=.*/fork=false/" \
-      -e "s/^port=.*/port=$RDP_PORT/" \
+      -e "/^\[Globals\]/,/^\[/ s/^port=.*/port=$RDP_PORT/" \
       -e "s/^security_layer=.*/security_layer=$SERVER_SEC/" \
       -e "s/^crypt_level=.*/crypt_level=$XRDP_CRYPT/" \
       -e "s#^certificate=.*#certificate=$WORK/cert.pem#" \

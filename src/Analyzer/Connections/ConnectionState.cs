@@ -57,6 +57,8 @@ public sealed class ConnectionState : IRdpStreamEvents
     public long Retransmissions { get; set; }
     /// <summary>Retransmissions of the segment that is currently the newest in each direction.</summary>
     public int[] TrailingRetransmissions { get; } = new int[2];
+    /// <summary>Frames of those retransmissions (the first 16).</summary>
+    public List<long>[] TrailingRetransmissionFrames { get; } = [[], []];
     public long Gaps { get; set; }
     public ConnectionEndReason? EndReason { get; set; }
 

@@ -59,6 +59,12 @@ public static class VerdictEngine
         var ctx = new Context(s, report, close, captureEndTicks);
         var verdict = Diagnose(ctx);
         AddSideFindings(ctx, verdict);
+        if (verdict?.Code == "tcp.icmp-unreachable")
+        {
+            // The attempt ended on an ICMP error from the server's side of the path, not a TCP close.
+            report.ClosedBy = "server";
+            report.CloseKind = null;
+        }
         if (verdict?.Code == "tcp.no-response")
         {
             // The attempt ended by the client's connect timeout: no packet closes what never opened.
@@ -331,8 +337,8 @@ public static class VerdictEngine
                 $"{unreachable.From} answered the SYN to {server} with {what}",
                 $"The client's SYN (frame {F(firstSyn)}) was answered in frame {F(unreachable.At)} by {what} (type {unreachable.Type}, code {unreachable.Code}) sent by {unreachable.From}"
                 + (unreachable.From.ToString() == ctx.Report.Server.Ip ? ", the server itself." : ", a device on the path, not the server.")
-                + $" {s.SynCount} SYN(s) in all.",
-                Frames(firstSyn, unreachable.At));
+                + $" {s.SynCount} SYN(s) and {s.IcmpErrors.Count} ICMP error(s) in all.",
+                s.ClientSyns.Select(x => x.Frame).Concat(s.IcmpErrors.Select(e => e.At.Frame)));
         }
         if (s.Rst is { } rst && s.RstDirection == TcpDirection.ServerToClient)
         {
@@ -422,7 +428,7 @@ public static class VerdictEngine
             return Make(ctx, "tcp.stalled", crAt,
                 "The server stopped answering: the client's Connection Request was never even acknowledged",
                 $"The client sent its X.224 Connection Request in frame {F(crAt)} and retransmitted it {s.TrailingRetransmissions[C2S]} time(s); the server sent nothing after the TCP handshake. The server or the path to it stopped passing packets.",
-                Frames(s.SynAck, crAt, close.At), Phases.X224);
+                Frames(s.SynAck, crAt, close.At).Concat(s.TrailingRetransmissionFrames[C2S]), Phases.X224);
         }
         double waited = ((close.At?.Ticks ?? ctx.CaptureEnd) - crAt.Ticks) / (double)TimeSpan.TicksPerSecond;
         string how = close.At is { } c
@@ -557,6 +563,19 @@ public static class VerdictEngine
             }
             if (!TlsEstablished(s))
             {
+                if (s.ClientHello is { } unanswered && s.ServerHello is null && s.TrailingRetransmissions[C2S] > 0
+                    && (s.LastPacket[S2C] is not { } lastServer || lastServer.Frame < unanswered.Frame)
+                    && ctx.Close.Direction != TcpDirection.ServerToClient)
+                {
+                    // Not even a TCP acknowledgment for the ClientHello: the server, or the path
+                    // back from it, went silent; TLS never got a chance.
+                    return Make(ctx, "tcp.stalled", unanswered,
+                        "The server went silent after the negotiation: the client's TLS ClientHello was never even acknowledged",
+                        $"The Connection Confirm (frame {F(s.Confirm?.At ?? unanswered)}) was the server's last packet. The client sent its ClientHello in frame {F(unanswered)} and retransmitted it {s.TrailingRetransmissions[C2S]} time(s) (frames {string.Join(", ", s.TrailingRetransmissionFrames[C2S])}) without a TCP acknowledgment"
+                        + (ctx.Close.At is { } c ? $"; the {ctx.Close.By} closed the connection in frame {F(c)}." : $"; the capture ends {ctx.SilenceSeconds(unanswered.Ticks).ToString("0.0", CultureInfo.InvariantCulture)} s after the ClientHello.")
+                        + " Small packets (SYN-ACK, the 19-byte Confirm) got through; if the server's next packets were large (its TLS certificate flight), suspect a path MTU black hole.",
+                        Frames([.. evidenceBase, unanswered]).Concat(s.TrailingRetransmissionFrames[C2S]), Phases.Tls);
+                }
                 if (s.ClientHello is { } hello && s.ServerHello is null)
                 {
                     double idle = ctx.SilenceSeconds(hello.Ticks);
