@@ -52,6 +52,8 @@ SCENARIOS=(
   "default-client-rdp-server|xrdp security_layer=rdp, xfreerdp with its default offer (SSL|HYBRID): server answers with PROTOCOL_RDP"
   "tls-required-rdp-offered|xrdp security_layer=tls, xfreerdp /sec:rdp (no RDP_NEG_REQ): bare Confirm, then xrdp drops the MCS Connect Initial (DPU + RST); FreeRDP retries once"
   "rdp-only-tls-offered|xrdp security_layer=rdp, xfreerdp /sec:tls offers only TLS: xrdp selects PROTOCOL_RDP anyway, client aborts"
+  "request-reset|xrdp running, server-side iptables answers client segments with payload by a TCP RST (an IPS-style reject): the Connection Request draws a reset"
+  "not-rdp-on-port|a plain HTTP server (python3 http.server) owns port 3389: the client's Connection Request is answered with HTTP, not an X.224 Confirm"
 )
 
 die() { echo "record.sh: $*" >&2; exit 1; }
@@ -71,9 +73,9 @@ scenario_exists() {
 }
 
 # Each scenario sets:
-#   SERVER         none | xrdp | shadow
+#   SERVER         none | xrdp | shadow | http (python3 http.server: not RDP)
 #   SERVER_SEC     xrdp: tls|negotiate|rdp (security_layer=)   shadow: nla|tls|rdp (/sec:)
-#   FIREWALL       none | drop-syn | reject-icmp | drop-server-payload | drop-server-large
+#   FIREWALL       none | drop-syn | reject-icmp | drop-server-payload | drop-server-large | reset-client-payload
 #   CLIENT_SEC     value for xfreerdp /sec: (empty = let FreeRDP negotiate its default set)
 #   CLIENT_EXTRA   extra xfreerdp arguments (array)
 #   CLIENT_SECS    seconds the client may run before it is sent SIGTERM
@@ -99,6 +101,8 @@ configure_scenario() {
     default-client-rdp-server)   SERVER=xrdp SERVER_SEC=rdp XRDP_CRYPT=fips CLIENT_SECS=4 CLIENT_PASS=0 ;;
     tls-required-rdp-offered)    SERVER=xrdp SERVER_SEC=tls CLIENT_SEC=rdp CLIENT_SECS=8 ;;
     rdp-only-tls-offered)        SERVER=xrdp SERVER_SEC=rdp CLIENT_SEC=tls CLIENT_SECS=8 ;;
+    request-reset)               SERVER=xrdp SERVER_SEC=tls FIREWALL=reset-client-payload CLIENT_SEC=tls CLIENT_SECS=8 ;;
+    not-rdp-on-port)             SERVER=http CLIENT_SEC=tls CLIENT_SECS=8 ;;
     *) die "unknown scenario '$1' (see --list)" ;;
   esac
 }
@@ -229,6 +233,12 @@ setup_firewall() {
       # 19-byte Connection Confirm = IP length 71) but drop anything of IP length >= 200,
       # i.e. the TLS ServerHello flight (and its retransmissions).
       ip netns exec "$NS_S" iptables -A OUTPUT -p tcp --sport "$RDP_PORT" -m length --length 200:65535 -j DROP ;;
+    reset-client-payload)
+      # The handshake passes; the first client segment that carries payload (IP length >= 53
+      # with timestamps), i.e. the X.224 Connection Request, is answered by a TCP RST sent in the
+      # server's name, as an inline IPS or a reject rule on the server would.
+      ip netns exec "$NS_S" iptables -A INPUT -p tcp --dport "$RDP_PORT" '!' --tcp-flags SYN SYN \
+        -m length --length 53:65535 -j REJECT --reject-with tcp-reset ;;
     *) die "unknown firewall mode $FIREWALL" ;;
   esac
 }
@@ -331,6 +341,13 @@ start_shadow() {
   wait_for 15 "freerdp-shadow-cli to listen on $RDP_PORT" server_listening
 }
 
+start_http() {
+  # A real TCP service that is not RDP, listening where RDP is expected.
+  mkdir -p "$WORK/www"
+  bg_in_ns "$NS_S" "$WORK/http.out" timeout -k 2 120 python3 -m http.server "$RDP_PORT" --bind "$ADDR_S" --directory "$WORK/www"
+  wait_for 15 "python3 http.server to listen on $RDP_PORT" server_listening
+}
+
 start_capture() { # sets TD_PID
   local ns=$NS_C ifname=$IF_C
   if [[ $VANTAGE_EFF == server ]]; then ns=$NS_S ifname=$IF_S; fi
@@ -397,6 +414,7 @@ record_one() {
     none) ;;
     xrdp) start_xrdp ;;
     shadow) start_shadow ;;
+    http) need python3; start_http ;;
   esac
   setup_firewall
   start_xvfb "$NS_C" xvfb-client

@@ -281,7 +281,9 @@ public sealed class ConnectionState : IRdpStreamEvents
     public void OnMalformed(StreamDirection direction, long offset, string reason)
     {
         var (frame, ticks) = Connection.Stream((TcpDirection)direction).Frames.FrameAt(offset);
-        Malformed.Add((new FrameRef(frame, ticks), (TcpDirection)direction, reason));
+        var at = new FrameRef(frame, ticks);
+        Malformed.Add((at, (TcpDirection)direction, reason));
+        AddStep(at, Arrow(direction), "not RDP: " + (reason.Length > 60 ? reason[..60] + "..." : reason));
     }
 
     private static string HandshakeName(TlsHandshakeType? type) => type switch

@@ -34,7 +34,7 @@ public static class VerdictEngine
             First = ReportTime.Format(s.FirstTicks),
             Last = ReportTime.Format(s.LastTicks),
             Verdict = new Verdict { Code = "incomplete", Summary = "" },
-            Ladder = s.Ladder,
+            Ladder = s.Ladder.OrderBy(step => step.Frame).ToList(),
         };
         var close = Closure(s);
         report.ClosedBy = close.By;
@@ -413,6 +413,19 @@ public static class VerdictEngine
                 "The client's Connection Request breaks the specification and the server did not answer it",
                 $"Frame {F(crAt)}: {string.Join("; ", cr.Violations)}. MS-RDPBCGR 3.3.5.3.1 lets the server drop such a request.",
                 Frames(crAt, close.At));
+        }
+        if (s.Malformed.FirstOrDefault(m => m.Direction == TcpDirection.ServerToClient) is { Reason: not null } answer)
+        {
+            return Make(ctx, "x224.malformed", answer.At,
+                "Something that is not an RDP server answered on the RDP port",
+                $"The client sent its X.224 Connection Request in frame {F(crAt)}; the server's answer in frame {F(answer.At)} is not a TPKT-wrapped X.224 Connection Confirm: {answer.Reason}."
+                + (close.At is { } closedAt ? $" The {close.By} then closed the connection ({close.Kind!.ToUpperInvariant()}, frame {F(closedAt)})." : ""),
+                Frames(crAt, answer.At, close.At),
+                fix:
+                [
+                    "Find what listens on the port: `netstat -ano | findstr :3389` (Windows) or `ss -ltnp 'sport = :3389'` (Linux) on the server, and check port forwards or load-balancer rules that send RDP to another service.",
+                    "If a proxy or gateway sits in the path, make sure the client connects to its RDP listener, not to its web or management port.",
+                ]);
         }
         if (close.Kind == "rst" && close.Direction == TcpDirection.ServerToClient && close.At is { } srst)
         {

@@ -150,9 +150,32 @@ public sealed class RdpStreamParser
         {
             return FrameFastPath(rest);
         }
-        return Malformed(_inTls
+        return Malformed((_inTls
             ? $"byte 0x{b0:X2} where a TLS record header was expected"
-            : $"byte 0x{b0:X2} where a TPKT header (0x03) was expected");
+            : $"byte 0x{b0:X2} where a TPKT header (0x03) was expected") + $"; the bytes begin {Preview(rest)}");
+    }
+
+    /// <summary>Up to 24 bytes as text when they are printable ASCII (a banner, an HTTP line), else hex.</summary>
+    private static string Preview(in ReadOnlySequence<byte> bytes)
+    {
+        Span<byte> head = stackalloc byte[24];
+        int n = (int)Math.Min(head.Length, bytes.Length);
+        bytes.Slice(0, n).CopyTo(head);
+        head = head[..n];
+        int printable = 0;
+        foreach (byte b in head)
+        {
+            if (b is >= 0x20 and < 0x7F or (byte)'\r' or (byte)'\n' or (byte)'\t')
+            {
+                printable++;
+            }
+        }
+        if (printable == n && n > 0)
+        {
+            var text = System.Text.Encoding.ASCII.GetString(head).Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
+            return $"\"{text}\"";
+        }
+        return Convert.ToHexString(head);
     }
 
     private long FrameTpkt(in ReadOnlySequence<byte> rest)
