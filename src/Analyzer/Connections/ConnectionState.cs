@@ -197,11 +197,15 @@ public sealed class ConnectionState : IRdpStreamEvents
             case McsPduKind.ConnectResponse:
                 McsConnectResponse ??= at;
                 break;
+            case McsPduKind.AttachUserConfirm or McsPduKind.ChannelJoinConfirm:
+                ChannelJoinConfirm ??= at;
+                break;
             case McsPduKind.DisconnectProviderUltimatum:
                 Ultimatum ??= (at, (TcpDirection)direction, mcs.Reason);
                 break;
             case McsPduKind.SendDataRequest or McsPduKind.SendDataIndication:
                 _sawSendData[d] = true;
+                FirstSendData[d] ??= at;
                 break;
         }
         if (step is not null)
@@ -211,6 +215,12 @@ public sealed class ConnectionState : IRdpStreamEvents
     }
 
     private readonly bool[] _sawSendData = new bool[2];
+
+    /// <summary>The server's first Attach User / Channel Join Confirm (in the clear).</summary>
+    public FrameRef? ChannelJoinConfirm { get; private set; }
+
+    /// <summary>The first MCS Send Data PDU per direction (in the clear): RDP PDUs flow.</summary>
+    public FrameRef?[] FirstSendData { get; } = new FrameRef?[2];
 
     /// <summary>The server's MCS Connect Response (Standard RDP Security, in the clear).</summary>
     public FrameRef? McsConnectResponse { get; private set; }

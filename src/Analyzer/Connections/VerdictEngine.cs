@@ -232,6 +232,16 @@ public static class VerdictEngine
         {
             return Phases.Tls;
         }
+        if (s.FirstSendData[C2S] is not null && s.ChannelJoinConfirm is not null)
+        {
+            // Standard RDP Security: the client's first Send Data after joining channels is its
+            // Security Exchange PDU (MS-RDPBCGR 1.3.1.1 phase 4).
+            return Phases.SecurityExchange;
+        }
+        if (s.ChannelJoinConfirm is not null)
+        {
+            return Phases.ChannelJoin;
+        }
         if (s.FirstX224Data[C2S] is not null)
         {
             return Phases.McsConnect;
@@ -650,7 +660,8 @@ public static class VerdictEngine
         var mcs = s.FirstX224Data[C2S];
         if (mcs is { } ci)
         {
-            if (s.Ultimatum is { } dpum)
+            bool rdpPdusFlowed = s.FirstSendData[C2S] is not null && s.FirstSendData[S2C] is not null;
+            if (s.Ultimatum is { } dpum && !(rdpPdusFlowed && dpum.At.Frame > s.FirstSendData[S2C]!.Value.Frame))
             {
                 string from = Side(dpum.From);
                 string reason = dpum.Reason is { } r ? McsPduHeader.ReasonName(r) : "reason not captured";
@@ -666,7 +677,14 @@ public static class VerdictEngine
             }
             if (s.McsConnectResponse is { } response)
             {
-                string closing = close.At is { } end ? $"; the {close.By} closed it ({close.Kind!.ToUpperInvariant()}) in frame {F(end)}" : "";
+                string closing = "";
+                if (s.Ultimatum is { } later)
+                {
+                    closing += $"; the {Side(later.From)} ended the MCS domain later (Disconnect Provider Ultimatum, "
+                        + (later.Reason is { } lr ? McsPduHeader.ReasonName(lr) : "reason not captured")
+                        + $", frame {F(later.At)}, {Seconds(later.At.Ticks - response.Ticks)} after the Connect Response), after RDP PDUs had flowed both ways: the end of a session, not a setup failure";
+                }
+                closing += close.At is { } end ? $"; the {close.By} closed the connection ({close.Kind!.ToUpperInvariant()}) in frame {F(end)}" : "";
                 return Make(ctx, "ok", s.Confirm?.At ?? ci,
                     "Negotiation completed with Standard RDP Security and the server answered the MCS Connect Initial",
                     $"MCS Connect Initial in frame {F(ci)}, the server's MCS reply in frame {F(response)}{closing}.",
