@@ -294,7 +294,7 @@ public static class VerdictEngine
     {
         var s = ctx.S;
         var close = ctx.Close;
-        string server = ctx.Report.Server.Ip + ":" + ctx.Report.Server.Port;
+        string server = ctx.Report.Server.ToString();
 
         // Bytes from the client that are not RDP at all.
         if (s.Request is null && s.Malformed.FirstOrDefault(m => m.Direction == TcpDirection.ClientToServer) is { Reason: not null } bad
@@ -329,7 +329,7 @@ public static class VerdictEngine
     private static Finding DiagnoseConnect(Context ctx)
     {
         var s = ctx.S;
-        string server = ctx.Report.Server.Ip + ":" + ctx.Report.Server.Port;
+        string server = ctx.Report.Server.ToString();
         if (s.ClientSyns.Count == 0)
         {
             return Make(ctx, "incomplete", s.FirstPacket,
@@ -416,7 +416,7 @@ public static class VerdictEngine
         var s = ctx.S;
         var close = ctx.Close;
         var (crAt, cr) = s.Request!.Value;
-        string server = ctx.Report.Server.Ip + ":" + ctx.Report.Server.Port;
+        string server = ctx.Report.Server.ToString();
         if (cr.Violations.Count > 0 && close.Direction != TcpDirection.ClientToServer)
         {
             return Make(ctx, "x224.malformed", crAt,

@@ -55,8 +55,8 @@ public static class ExpectationChecker
             }
             var a = actual[i++];
             string where = $"connection {i}";
-            CheckString(e, "client", $"{Endpoint(a.Client)}", where, problems);
-            CheckString(e, "server", $"{Endpoint(a.Server)}", where, problems);
+            CheckString(e, "client", a.Client.ToString(), where, problems);
+            CheckString(e, "server", a.Server.ToString(), where, problems);
             CheckString(e, "verdict", a.Verdict.Code, where, problems);
             CheckString(e, "phaseReached", a.PhaseReached, where, problems);
             CheckString(e, "outcome", a.Outcome, where, problems);
@@ -101,9 +101,6 @@ public static class ExpectationChecker
         }
         return problems;
     }
-
-    private static string Endpoint(EndpointReport e) =>
-        e.Ip.Contains(':', StringComparison.Ordinal) ? $"[{e.Ip}]:{e.Port.ToString(CultureInfo.InvariantCulture)}" : $"{e.Ip}:{e.Port.ToString(CultureInfo.InvariantCulture)}";
 
     private static void CheckString(JsonElement e, string property, string? actual, string where, List<string> problems)
     {

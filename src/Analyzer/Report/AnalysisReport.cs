@@ -39,6 +39,10 @@ public sealed class EndpointReport
 {
     public required string Ip { get; init; }
     public required int Port { get; init; }
+
+    /// <summary>"10.0.0.1:3389", or "[::1]:3389" for IPv6.</summary>
+    public override string ToString() =>
+        Ip.Contains(':', StringComparison.Ordinal) ? $"[{Ip}]:{Port.ToString(CultureInfo.InvariantCulture)}" : $"{Ip}:{Port.ToString(CultureInfo.InvariantCulture)}";
 }
 
 public sealed class ConnectionReport

@@ -61,13 +61,13 @@ public static class TextReport
         foreach (var c in connections)
         {
             sb.AppendLine(CultureInfo.InvariantCulture,
-                $"{c.Id,-4} {Endpoint(c.Client),-24} {Endpoint(c.Server),-24} {c.PhaseReached,-12} {c.Outcome,-10} {c.Verdict.Code}");
+                $"{c.Id,-4} {c.Client,-24} {c.Server,-24} {c.PhaseReached,-12} {c.Outcome,-10} {c.Verdict.Code}");
         }
     }
 
     public static void RenderConnection(StringBuilder sb, ConnectionReport c)
     {
-        sb.AppendLine(CultureInfo.InvariantCulture, $"Connection {c.Id}: {Endpoint(c.Client)} -> {Endpoint(c.Server)}  (captured at: {c.Vantage})");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Connection {c.Id}: {c.Client} -> {c.Server}  (captured at: {c.Vantage})");
         if (c.Negotiation is { } n)
         {
             var parts = new List<string>();
@@ -137,7 +137,4 @@ public static class TextReport
         }
         sb.AppendLine(line.ToString().TrimEnd());
     }
-
-    private static string Endpoint(EndpointReport e) =>
-        e.Ip.Contains(':', StringComparison.Ordinal) ? $"[{e.Ip}]:{e.Port}" : $"{e.Ip}:{e.Port}";
 }

@@ -11,18 +11,25 @@ public class X224NegotiationTests
 {
     private static byte[] Hex(string hex) => Convert.FromHexString(hex.Replace(" ", ""));
 
+    /// <summary>TPKT + x224Crq (class 0) around the given variable part, lengths filled in.</summary>
+    private static byte[] ConnectionRequest(params byte[][] variableParts)
+    {
+        var pdu = new List<byte> { 0x03, 0x00, 0x00, 0x00, 0x00, 0xE0, 0, 0, 0, 0, 0 };
+        foreach (var part in variableParts)
+        {
+            pdu.AddRange(part);
+        }
+        pdu[3] = (byte)pdu.Count;
+        pdu[4] = (byte)(pdu.Count - 5);
+        return pdu.ToArray();
+    }
+
     [Fact]
     public void HandMade_RequestWithCookieAndNegReq_AllFieldsNamed()
     {
-        // TPKT len 0x2B, LI 0x26, CR, cookie "Cookie: mstshash=alice\r\n", RDP_NEG_REQ SSL|HYBRID|HYBRID_EX.
-        var cookie = System.Text.Encoding.ASCII.GetBytes("Cookie: mstshash=alice\r\n");
-        var pdu = new List<byte> { 0x03, 0x00, 0x00, 0x00, 0x00, 0xE0, 0, 0, 0, 0, 0 };
-        pdu.AddRange(cookie);
-        pdu.AddRange(Hex("01 00 08 00 0B 00 00 00"));
-        pdu[3] = (byte)pdu.Count;
-        pdu[4] = (byte)(pdu.Count - 5);
-
-        var cr = X224ConnectionRequest.Parse(pdu.ToArray());
+        // Cookie "Cookie: mstshash=alice\r\n", RDP_NEG_REQ SSL|HYBRID|HYBRID_EX.
+        var cr = X224ConnectionRequest.Parse(ConnectionRequest(
+            "Cookie: mstshash=alice\r\n"u8.ToArray(), Hex("01 00 08 00 0B 00 00 00")));
 
         Assert.Equal("alice", cr.Cookie);
         Assert.Null(cr.RoutingToken);
@@ -34,17 +41,10 @@ public class X224NegotiationTests
     [Fact]
     public void HandMade_RequestWithRoutingTokenAndCorrelationInfo()
     {
-        var token = System.Text.Encoding.ASCII.GetBytes("Cookie: msts=3640205228.15629.0000\r\n");
-        var pdu = new List<byte> { 0x03, 0x00, 0x00, 0x00, 0x00, 0xE0, 0, 0, 0, 0, 0 };
-        pdu.AddRange(token);
-        pdu.AddRange(Hex("01 08 08 00 03 00 00 00"));
-        pdu.AddRange(Hex("06 00 24 00"));
-        pdu.AddRange(Enumerable.Range(1, 16).Select(i => (byte)i));
-        pdu.AddRange(new byte[16]);
-        pdu[3] = (byte)pdu.Count;
-        pdu[4] = (byte)(pdu.Count - 5);
-
-        var cr = X224ConnectionRequest.Parse(pdu.ToArray());
+        var cr = X224ConnectionRequest.Parse(ConnectionRequest(
+            "Cookie: msts=3640205228.15629.0000\r\n"u8.ToArray(),
+            Hex("01 08 08 00 03 00 00 00"),
+            Hex("06 00 24 00"), Enumerable.Range(1, 16).Select(i => (byte)i).ToArray(), new byte[16]));
 
         Assert.Null(cr.Cookie);
         Assert.Equal("Cookie: msts=3640205228.15629.0000", cr.RoutingToken);
