@@ -26,12 +26,27 @@ public sealed class ConnectionState : IRdpStreamEvents
         Connection = connection;
         Parsers =
         [
-            new RdpStreamParser(StreamDirection.ClientToServer, this),
-            new RdpStreamParser(StreamDirection.ServerToClient, this),
+            new RdpStreamParser(StreamDirection.ClientToServer, this, Tls),
+            new RdpStreamParser(StreamDirection.ServerToClient, this, Tls),
         ];
     }
 
     public TcpConnection Connection { get; }
+
+    /// <summary>The TLS state both directions' parsers share (who encrypts from when).</summary>
+    public TlsSessionState Tls { get; } = new();
+
+    // TLS handshake content (plaintext part)
+    public ClientHello? ClientHelloMessage { get; private set; }
+    public ServerHello? ServerHelloMessage { get; private set; }
+    public FrameRef? HelloRetryRequest { get; private set; }
+    public CertificateChain? Certificates { get; private set; }
+    public FrameRef? CertificateAt { get; private set; }
+    public FrameRef? ServerHelloDone { get; private set; }
+    public FrameRef? ClientKeyExchange { get; private set; }
+    /// <summary>The first ciphertext record of each side: when it started encrypting.</summary>
+    public FrameRef?[] FirstEncrypted { get; } = new FrameRef?[2];
+    public List<(FrameRef At, TcpDirection From, string Error)> HandshakeErrors { get; } = [];
     public RdpStreamParser[] Parsers { get; }
 
     public long FirstTicks { get; set; }
@@ -236,24 +251,24 @@ public sealed class ConnectionState : IRdpStreamEvents
         FirstTls[d] ??= at;
         var type = record.Header.ContentType;
         string? step = null;
+        if (record.Encrypted && FirstEncrypted[d] is null)
+        {
+            FirstEncrypted[d] = at;
+        }
         switch (type)
         {
             case TlsContentType.Handshake when !record.Encrypted:
                 LastHandshakeRecord[d] = at;
-                if (record.FirstHandshakeType == TlsHandshakeType.ClientHello && direction == StreamDirection.ClientToServer)
+                if (record.HandshakeMessages.Count > 0)
                 {
-                    ClientHello ??= at;
+                    step = "TLS " + string.Join(", ", record.HandshakeMessages.Select(m => OnHandshakeMessage(direction, at, m)));
                 }
-                if (record.FirstHandshakeType == TlsHandshakeType.ServerHello && direction == StreamDirection.ServerToClient)
-                {
-                    ServerHello ??= at;
-                    ServerHelloRecordVersion ??= record.Header.Version;
-                }
-                step = $"TLS handshake: {HandshakeName(record.FirstHandshakeType)}";
                 break;
             case TlsContentType.Handshake:
                 LastHandshakeRecord[d] = at;
-                step = "TLS handshake (encrypted, e.g. Finished)";
+                step = Tls.IsTls13 && direction == StreamDirection.ServerToClient
+                    ? "TLS encrypted handshake"
+                    : "TLS encrypted handshake (Finished)";
                 break;
             case TlsContentType.ChangeCipherSpec:
                 ChangeCipherSpec[d] ??= at;
@@ -276,7 +291,9 @@ public sealed class ConnectionState : IRdpStreamEvents
                 if (FirstApplicationData[d] is null)
                 {
                     FirstApplicationData[d] = at;
-                    step = "TLS application data (encrypted) begins";
+                    // In TLS 1.3 the first ciphertext records still carry the handshake (EncryptedExtensions,
+                    // Certificate, Finished); in TLS 1.2 they are the first application data.
+                    step = Tls.IsTls13 ? "TLS ciphertext begins (rest of the handshake, then data)" : "TLS application data begins";
                 }
                 break;
         }
@@ -296,18 +313,43 @@ public sealed class ConnectionState : IRdpStreamEvents
         AddStep(at, Arrow(direction), "not RDP: " + (reason.Length > 60 ? reason[..60] + "..." : reason));
     }
 
-    private static string HandshakeName(TlsHandshakeType? type) => type switch
+    /// <summary>Records one plaintext handshake message; returns its ladder text.</summary>
+    private string OnHandshakeMessage(StreamDirection direction, FrameRef at, TlsHandshakeMessage m)
     {
-        TlsHandshakeType.ClientHello => "ClientHello",
-        TlsHandshakeType.ServerHello => "ServerHello",
-        TlsHandshakeType.Certificate => "Certificate",
-        TlsHandshakeType.ServerKeyExchange => "ServerKeyExchange",
-        TlsHandshakeType.CertificateRequest => "CertificateRequest",
-        TlsHandshakeType.ServerHelloDone => "ServerHelloDone",
-        TlsHandshakeType.ClientKeyExchange => "ClientKeyExchange",
-        TlsHandshakeType.Finished => "Finished",
-        TlsHandshakeType.NewSessionTicket => "NewSessionTicket",
-        null => "(empty)",
-        _ => $"type {(byte)type}",
-    };
+        if (m.Error is not null)
+        {
+            HandshakeErrors.Add((at, (TcpDirection)direction, $"{TlsHandshakeMessage.Name(m.Type)}: {m.Error}"));
+        }
+        bool fromClient = direction == StreamDirection.ClientToServer;
+        switch (m.Type)
+        {
+            case TlsHandshakeType.ClientHello when fromClient && m.ClientHello is { } ch:
+                ClientHello ??= at;
+                ClientHelloMessage ??= ch;
+                return $"ClientHello ({string.Join(",", ch.OfferedVersions.Select(TlsRecordHeader.VersionName))}; {ch.CipherSuites.Count(c => !TlsRegistry.IsGrease(c))} cipher suites"
+                    + (ch.ServerName is null ? ")" : $"; SNI {ch.ServerName})");
+            case TlsHandshakeType.ServerHello when !fromClient && m.ServerHello is { } sh:
+                if (sh.IsHelloRetryRequest)
+                {
+                    HelloRetryRequest ??= at;
+                    return $"HelloRetryRequest ({TlsRegistry.CipherSuiteName(sh.CipherSuite)})";
+                }
+                ServerHello ??= at;
+                ServerHelloMessage ??= sh;
+                ServerHelloRecordVersion ??= sh.LegacyVersion;
+                return $"ServerHello ({TlsRecordHeader.VersionName(sh.NegotiatedVersion)}, {TlsRegistry.CipherSuiteName(sh.CipherSuite)})";
+            case TlsHandshakeType.Certificate when !fromClient && m.Certificates is { } chain:
+                Certificates ??= chain;
+                CertificateAt ??= at;
+                return $"Certificate ({chain.CertificatesOnWire} cert{(chain.CertificatesOnWire == 1 ? "" : "s")})";
+            case TlsHandshakeType.ServerHelloDone when !fromClient:
+                ServerHelloDone ??= at;
+                return "ServerHelloDone";
+            case TlsHandshakeType.ClientKeyExchange when fromClient:
+                ClientKeyExchange ??= at;
+                return "ClientKeyExchange";
+            default:
+                return TlsHandshakeMessage.Name(m.Type);
+        }
+    }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using RdpWire.Analyzer.Findings;
 using RdpWire.Analyzer.Report;
+using RdpWire.Analyzer.Tls;
 using RdpWire.Capture.Tcp;
 using RdpWire.RdpParser.Mcs;
 using RdpWire.RdpParser.Tls;
@@ -12,7 +13,7 @@ namespace RdpWire.Analyzer.Connections;
 /// Turns what was recorded about one connection into its report: phase reached, who closed
 /// and how, and the verdict, which is the earliest finding that explains how it ended.
 /// </summary>
-public static class VerdictEngine
+public static partial class VerdictEngine
 {
     /// <summary>Silence after which a side that owes the next message is judged to have stopped.</summary>
     public static readonly TimeSpan StallThreshold = TimeSpan.FromSeconds(5);
@@ -41,7 +42,8 @@ public static class VerdictEngine
         report.CloseKind = close.Kind;
         report.Vantage = Vantage(s);
         report.Negotiation = Negotiation(s);
-        report.Tls = TlsSummary(s);
+        var certificates = InspectCertificates(s);
+        report.Tls = TlsSummary(s, certificates);
         report.PhaseReached = PhaseReached(s);
         report.Tcp = new TcpReport
         {
@@ -56,9 +58,10 @@ public static class VerdictEngine
             Gaps = s.Gaps,
         };
 
-        var ctx = new Context(s, report, close, captureEndTicks);
+        var ctx = new Context(s, report, close, captureEndTicks, certificates);
         var verdict = Diagnose(ctx);
         AddSideFindings(ctx, verdict);
+        AddTlsSideFindings(ctx, verdict);
         if (verdict?.Code == "tcp.icmp-unreachable")
         {
             // The attempt ended on an ICMP error from the server's side of the path, not a TCP close.
@@ -84,7 +87,8 @@ public static class VerdictEngine
         return report;
     }
 
-    private sealed record Context(ConnectionState S, ConnectionReport Report, CloseInfo Close, long CaptureEnd)
+    private sealed record Context(ConnectionState S, ConnectionReport Report, CloseInfo Close, long CaptureEnd,
+        IReadOnlyList<CertificateInspector.Inspected> Certificates)
     {
         public double SilenceSeconds(long sinceTicks) => (CaptureEnd - sinceTicks) / (double)TimeSpan.TicksPerSecond;
     }
@@ -183,27 +187,6 @@ public static class VerdictEngine
         return n;
     }
 
-    private static TlsReport? TlsSummary(ConnectionState s)
-    {
-        if (s.TlsRecords[C2S] + s.TlsRecords[S2C] == 0)
-        {
-            return null;
-        }
-        return new TlsReport
-        {
-            ClientRecords = s.TlsRecords[C2S],
-            ServerRecords = s.TlsRecords[S2C],
-            Alerts = s.Alerts.Select(a => new TlsAlertReport
-            {
-                From = a.From == TcpDirection.ClientToServer ? "client" : "server",
-                Level = a.Encrypted ? "unknown" : TlsAlertNames.Level(a.Level),
-                Description = a.Encrypted ? "encrypted" : TlsAlertNames.Description(a.Description),
-                Frame = a.At.Frame,
-                Encrypted = a.Encrypted,
-            }).ToList(),
-        };
-    }
-
     private static SecurityProtocols? Selected(ConnectionState s) => s.Confirm?.Pdu.SelectedProtocol;
 
     private static bool UsesTls(SecurityProtocols? p) => p is SecurityProtocols.Ssl or SecurityProtocols.Hybrid
@@ -282,8 +265,17 @@ public static class VerdictEngine
 
     private static string F(FrameRef f) => f.Frame.ToString(CultureInfo.InvariantCulture);
 
-    private static string Seconds(long ticks) =>
-        (ticks / (double)TimeSpan.TicksPerSecond).ToString(ticks < TimeSpan.TicksPerSecond ? "0.000" : "0.0", CultureInfo.InvariantCulture) + " s";
+    /// <summary>A duration as an engineer reads it: µs, ms or s.</summary>
+    private static string Seconds(long ticks)
+    {
+        double seconds = ticks / (double)TimeSpan.TicksPerSecond;
+        return seconds switch
+        {
+            < 0.001 => (seconds * 1e6).ToString("0", CultureInfo.InvariantCulture) + " µs",
+            < 1 => (seconds * 1e3).ToString("0.0", CultureInfo.InvariantCulture) + " ms",
+            _ => seconds.ToString("0.0", CultureInfo.InvariantCulture) + " s",
+        };
+    }
 
     private static string Side(TcpDirection d) => d == TcpDirection.ClientToServer ? "client" : "server";
 
@@ -573,87 +565,7 @@ public static class VerdictEngine
 
         if (s.TlsRecords[C2S] + s.TlsRecords[S2C] > 0)
         {
-            var fatal = s.Alerts.FirstOrDefault(a => !a.Encrypted && a.Level == 2);
-            if (fatal.At.Frame != 0)
-            {
-                string from = Side(fatal.From);
-                string desc = TlsAlertNames.Description(fatal.Description);
-                return Make(ctx, "tls.alert", fatal.At,
-                    $"The {from} ended the TLS handshake with a fatal {desc} alert",
-                    $"Frame {F(fatal.At)}: the {from} sent a plaintext fatal alert, {desc} ({fatal.Description}), during the TLS handshake"
-                    + (s.ClientHello is { } ch ? $" (ClientHello in frame {F(ch)}" + (s.ServerHello is { } sh ? $", ServerHello in frame {F(sh)})." : ", no ServerHello).") : "."),
-                    Frames([.. evidenceBase, s.ClientHello, s.ServerHello, fatal.At, close.At]));
-            }
-            if (!TlsEstablished(s))
-            {
-                if (s.ClientHello is { } unanswered && s.ServerHello is null && s.TrailingRetransmissions[C2S] > 0
-                    && (s.LastPacket[S2C] is not { } lastServer || lastServer.Frame < unanswered.Frame)
-                    && ctx.Close.Direction != TcpDirection.ServerToClient)
-                {
-                    // Not even a TCP acknowledgment for the ClientHello: the server, or the path
-                    // back from it, went silent; TLS never got a chance.
-                    return Make(ctx, "tcp.stalled", unanswered,
-                        "The server went silent after the negotiation: the client's TLS ClientHello was never even acknowledged",
-                        $"The Connection Confirm (frame {F(s.Confirm?.At ?? unanswered)}) was the server's last packet. The client sent its ClientHello in frame {F(unanswered)} and retransmitted it {s.TrailingRetransmissions[C2S]} time(s) (frames {string.Join(", ", s.TrailingRetransmissionFrames[C2S])}) without a TCP acknowledgment"
-                        + (ctx.Close.At is { } c ? $"; the {ctx.Close.By} closed the connection in frame {F(c)}." : $"; the capture ends {ctx.SilenceSeconds(unanswered.Ticks).ToString("0.0", CultureInfo.InvariantCulture)} s after the ClientHello.")
-                        + " Small packets (SYN-ACK, the 19-byte Confirm) got through; if the server's next packets were large (its TLS certificate flight), suspect a path MTU black hole.",
-                        Frames([.. evidenceBase, unanswered]).Concat(s.TrailingRetransmissionFrames[C2S]), Phases.Tls);
-                }
-                if (s.ClientHello is { } hello && s.ServerHello is null)
-                {
-                    double idle = ctx.SilenceSeconds(hello.Ticks);
-                    if (close.At is not null || idle >= StallThreshold.TotalSeconds)
-                    {
-                        string how = close.At is { } c
-                            ? $"the {close.By} closed the connection ({close.Kind!.ToUpperInvariant()}, frame {F(c)}) {Seconds(c.Ticks - hello.Ticks)} later"
-                            : $"the capture ends {idle.ToString("0.0", CultureInfo.InvariantCulture)} s later with no answer";
-                        return Make(ctx, "tls.server-no-hello", close.At ?? hello,
-                            "The server never answered the client's TLS ClientHello",
-                            $"The client sent its ClientHello in frame {F(hello)}; no ServerHello came back and {how}.",
-                            Frames([.. evidenceBase, hello, close.At]));
-                    }
-                }
-                if (s.ServerHello is { } sHello && close.At is { } cAt && close.Direction == TcpDirection.ClientToServer
-                    && s.ChangeCipherSpec[C2S] is null && s.ApplicationDataRecords[C2S] == 0)
-                {
-                    var flightEnd = s.LastHandshakeRecord[S2C] ?? sHello;
-                    return Make(ctx, "tls.client-rejected-certificate", cAt,
-                        "The client walked away right after the server's TLS flight (certificate)",
-                        $"ServerHello in frame {F(sHello)}, the server's flight ends in frame {F(flightEnd)}; {Seconds(cAt.Ticks - flightEnd.Ticks)} later the client closed the connection ({close.Kind!.ToUpperInvariant()}, frame {F(cAt)}) without completing its side of the handshake. The client rejected the certificate or the negotiated parameters.",
-                        Frames([.. evidenceBase, s.ClientHello, sHello, flightEnd, cAt]));
-                }
-                if (close.At is { } mid)
-                {
-                    return close.Kind == "rst"
-                        ? Make(ctx, "tcp.reset", mid,
-                            $"The {close.By} reset the connection during the TLS handshake",
-                            $"TLS handshake under way (ClientHello in frame {F(s.ClientHello ?? s.FirstTls[C2S] ?? mid)}), then a RST from the {close.By} in frame {F(mid)}.",
-                            Frames([.. evidenceBase, s.ClientHello, s.ServerHello, mid]), Phases.Tls)
-                        : close.Direction == TcpDirection.ServerToClient
-                            ? Make(ctx, "tcp.server-closed", mid,
-                                "The server closed the connection during the TLS handshake",
-                                $"TLS handshake under way (ClientHello in frame {F(s.ClientHello ?? s.FirstTls[C2S] ?? mid)}), then a FIN from the server in frame {F(mid)}.",
-                                Frames([.. evidenceBase, s.ClientHello, s.ServerHello, mid]), Phases.Tls)
-                            : Make(ctx, "incomplete", mid,
-                                "The client closed the connection during the TLS handshake",
-                                $"TLS handshake under way, then a FIN from the client in frame {F(mid)}; the record layer alone does not show why.",
-                                Frames([.. evidenceBase, s.ClientHello, s.ServerHello, mid]));
-                }
-                var lastTls = s.LastHandshakeRecord[S2C] ?? s.LastHandshakeRecord[C2S] ?? s.FirstTls[C2S] ?? s.FirstPacket;
-                return Make(ctx, "incomplete", lastTls,
-                    "The capture ended during the TLS handshake",
-                    $"The last handshake record is in frame {F(lastTls)} and the capture ends {ctx.SilenceSeconds(lastTls.Ticks).ToString("0.000", CultureInfo.InvariantCulture)} s later.",
-                    Frames(lastTls));
-            }
-            var firstData = s.FirstApplicationData[C2S]!.Value;
-            string after = selected is SecurityProtocols.Hybrid or SecurityProtocols.HybridEx
-                ? "CredSSP (NLA) and the rest of the connection run inside TLS; their outcome is not judged from the record layer"
-                : "the RDP connection sequence continues inside TLS";
-            string closing = close.At is { } end ? $"; the {close.By} closed it ({close.Kind!.ToUpperInvariant()}) in frame {F(end)}" : "; the connection was still open when the capture ended";
-            return Make(ctx, "ok", s.Confirm?.At ?? firstData,
-                $"Negotiation ({RdpNegNames.SelectedProtocol(selected ?? SecurityProtocols.Ssl)}) and the TLS handshake completed",
-                $"Connection Confirm in frame {(s.Confirm is { } cf ? F(cf.At) : "?")}, TLS handshake completed and encrypted data flows from frame {F(firstData)} ({s.TlsRecords[C2S]} client and {s.TlsRecords[S2C]} server records); {after}{closing}.",
-                Frames([.. evidenceBase, s.ClientHello, s.ServerHello, firstData]), phase);
+            return DiagnoseTls(ctx, evidenceBase, phase);
         }
 
         // Standard RDP Security: MCS in the clear.

@@ -96,10 +96,40 @@ public sealed class TlsReport
     public string? CipherSuite { get; set; }
     public string? ServerName { get; set; }
     public List<TlsAlertReport> Alerts { get; set; } = [];
-    public List<object> Certificates { get; set; } = [];
+    public List<CertificateReport> Certificates { get; set; } = [];
+    /// <summary>Addition: what the ClientHello offered (IANA names, GREASE left out).</summary>
+    public List<string> ClientCipherSuites { get; set; } = [];
+    public List<string> ClientGroups { get; set; } = [];
+    public List<string> ClientSignatureAlgorithms { get; set; } = [];
+    public List<string> Alpn { get; set; } = [];
+    /// <summary>Addition: true when the server answered with a HelloRetryRequest (TLS 1.3).</summary>
+    public bool HelloRetryRequest { get; set; }
+    /// <summary>Addition: frame of each side's first ciphertext record (when it started encrypting).</summary>
+    public long? ClientEncryptedFrom { get; set; }
+    public long? ServerEncryptedFrom { get; set; }
+    /// <summary>Addition: certificates in the server's chain on the wire (some may not be kept).</summary>
+    public int CertificatesOnWire { get; set; }
     /// <summary>Addition: TLS record counts per direction (client→server, server→client).</summary>
     public long ClientRecords { get; set; }
     public long ServerRecords { get; set; }
+}
+
+public sealed class CertificateReport
+{
+    public string? Subject { get; init; }
+    public string? Issuer { get; init; }
+    public string? Serial { get; init; }
+    public string? NotBefore { get; init; }
+    public string? NotAfter { get; init; }
+    public string? Sha256 { get; init; }
+    public string? KeyAlgorithm { get; init; }
+    public int? KeyBits { get; init; }
+    public string? SignatureAlgorithm { get; init; }
+    public bool? SelfSigned { get; init; }
+    public List<string> SubjectAltNames { get; init; } = [];
+    public List<string> ExtendedKeyUsage { get; init; } = [];
+    /// <summary>Addition: why the certificate could not be decoded, when it could not.</summary>
+    public string? DecodeError { get; init; }
 }
 
 public sealed class TlsAlertReport

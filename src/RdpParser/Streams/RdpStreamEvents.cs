@@ -25,8 +25,10 @@ public readonly record struct TlsRecordSummary(
     /// <summary>Level and description of a plaintext alert, else null.</summary>
     byte? AlertLevel,
     byte? AlertDescription,
-    /// <summary>True once this direction sent ChangeCipherSpec (TLS 1.2 and below): later records are encrypted.</summary>
-    bool Encrypted);
+    /// <summary>True when the record is ciphertext (after this side's ChangeCipherSpec, or after ServerHello in TLS 1.3).</summary>
+    bool Encrypted,
+    /// <summary>The plaintext handshake messages this record completed (they may have begun in earlier records).</summary>
+    IReadOnlyList<TlsHandshakeMessage> HandshakeMessages);
 
 /// <summary>
 /// Typed messages a <see cref="RdpStreamParser"/> recognises in one direction. Implemented by

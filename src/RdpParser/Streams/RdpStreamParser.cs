@@ -22,15 +22,25 @@ public sealed class RdpStreamParser
     private Mode _mode = Mode.Framing;
     private bool _inTls;
     private bool _inStandardSecurity;
-    private bool _tlsEncrypting;
+    private readonly TlsSessionState _tls;
+    private int _headerBytesLeft;
+    private bool _collectHandshake;
+    private byte[]? _handshake;
+    private int _handshakeLength;
+    private bool _handshakeBroken;
     private long _skipRemaining;
     private long _recordStart;
     private TlsRecordSummary _pendingRecord;
 
-    public RdpStreamParser(StreamDirection direction, IRdpStreamEvents events)
+    /// <summary>A plaintext handshake message larger than this is not reassembled (certificate chains are far smaller).</summary>
+    public const int MaxHandshakeMessageBytes = 256 * 1024;
+
+    /// <param name="tls">Shared by the two directions of one connection, so each knows when the other encrypts.</param>
+    public RdpStreamParser(StreamDirection direction, IRdpStreamEvents events, TlsSessionState? tls = null)
     {
         _direction = direction;
         _events = events;
+        _tls = tls ?? new TlsSessionState();
     }
 
     private enum Mode : byte
@@ -85,7 +95,7 @@ public sealed class RdpStreamParser
             long step = _mode switch
             {
                 Mode.Lost => Ignore(rest.Length),
-                Mode.SkippingTlsRecord or Mode.SkippingFastPath => Skip(rest.Length),
+                Mode.SkippingTlsRecord or Mode.SkippingFastPath => Skip(rest),
                 _ => FrameOne(rest),
             };
             if (step == 0)
@@ -108,9 +118,18 @@ public sealed class RdpStreamParser
         return available;
     }
 
-    private long Skip(long available)
+    private long Skip(in ReadOnlySequence<byte> rest)
     {
-        long n = Math.Min(_skipRemaining, available);
+        long n = Math.Min(_skipRemaining, rest.Length);
+        if (_mode == Mode.SkippingTlsRecord && _collectHandshake)
+        {
+            int header = (int)Math.Min(_headerBytesLeft, n);
+            _headerBytesLeft -= header;
+            if (n > header)
+            {
+                AppendHandshake(rest.Slice(header, n - header));
+            }
+        }
         _skipRemaining -= n;
         Offset += n;
         if (_skipRemaining == 0)
@@ -118,7 +137,8 @@ public sealed class RdpStreamParser
             var range = new StreamRange(_recordStart, Offset);
             if (_mode == Mode.SkippingTlsRecord)
             {
-                _events.OnTlsRecord(_direction, range, _pendingRecord);
+                var messages = _collectHandshake ? TakeHandshakeMessages() : [];
+                _events.OnTlsRecord(_direction, range, _pendingRecord with { HandshakeMessages = messages });
             }
             else
             {
@@ -127,6 +147,93 @@ public sealed class RdpStreamParser
             _mode = Mode.Framing;
         }
         return n;
+    }
+
+    private void AppendHandshake(in ReadOnlySequence<byte> bytes)
+    {
+        if (_handshakeBroken)
+        {
+            return;
+        }
+        int needed = _handshakeLength + (int)bytes.Length;
+        if (needed > MaxHandshakeMessageBytes + 4)
+        {
+            _handshakeBroken = true;
+            ReleaseHandshake();
+            return;
+        }
+        if (_handshake is null || _handshake.Length < needed)
+        {
+            var bigger = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(needed, 4096));
+            if (_handshake is not null)
+            {
+                _handshake.AsSpan(0, _handshakeLength).CopyTo(bigger);
+                System.Buffers.ArrayPool<byte>.Shared.Return(_handshake);
+            }
+            _handshake = bigger;
+        }
+        bytes.CopyTo(_handshake.AsSpan(_handshakeLength));
+        _handshakeLength = needed;
+    }
+
+    /// <summary>Cuts every complete handshake message out of the reassembly buffer.</summary>
+    private IReadOnlyList<TlsHandshakeMessage> TakeHandshakeMessages()
+    {
+        if (_handshakeBroken)
+        {
+            _collectHandshake = false;
+            return [new TlsHandshakeMessage
+            {
+                Type = (TlsHandshakeType)255, Length = -1,
+                Error = $"a handshake message exceeds the {MaxHandshakeMessageBytes}-byte limit; the rest of this direction's handshake is not parsed",
+            }];
+        }
+        List<TlsHandshakeMessage>? messages = null;
+        int at = 0;
+        while (_handshake is not null && _handshakeLength - at >= 4)
+        {
+            var span = _handshake.AsSpan(at, _handshakeLength - at);
+            int length = (span[1] << 16) | (span[2] << 8) | span[3];
+            if (length > MaxHandshakeMessageBytes)
+            {
+                _handshakeBroken = true;
+                break;
+            }
+            if (span.Length < 4 + length)
+            {
+                break;
+            }
+            var message = TlsHandshakeMessage.Parse((TlsHandshakeType)span[0], span.Slice(4, length));
+            (messages ??= []).Add(message);
+            if (_direction == StreamDirection.ServerToClient && message.ServerHello is { } hello && message.Error is null)
+            {
+                _tls.NegotiatedVersion = hello.NegotiatedVersion;
+                _tls.AwaitingSecondClientHello = hello.IsHelloRetryRequest;
+                // TLS 1.3: everything the server sends after its ServerHello is ciphertext.
+                _tls.ServerEncrypting |= _tls.IsTls13 && !hello.IsHelloRetryRequest;
+            }
+            at += 4 + length;
+        }
+        if (at > 0 && _handshake is not null)
+        {
+            _handshake.AsSpan(at, _handshakeLength - at).CopyTo(_handshake);
+            _handshakeLength -= at;
+        }
+        if (_handshakeLength == 0)
+        {
+            ReleaseHandshake();
+        }
+        return (IReadOnlyList<TlsHandshakeMessage>?)messages ?? [];
+    }
+
+    private void ReleaseHandshake()
+    {
+        if (_handshake is not null)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(_handshake);
+            _handshake = null;
+        }
+        _handshakeLength = 0;
     }
 
     /// <summary>Frames the message at the start of <paramref name="rest"/>; 0 when more bytes are needed.</summary>
@@ -271,7 +378,7 @@ public sealed class RdpStreamParser
         }
         TlsHandshakeType? handshakeType = null;
         byte? alertLevel = null, alertDescription = null;
-        bool encrypted = _tlsEncrypting;
+        bool encrypted = Encrypting(header.ContentType);
         if (!encrypted && peek >= 1 && header.ContentType == TlsContentType.Handshake)
         {
             handshakeType = (TlsHandshakeType)first[0];
@@ -281,16 +388,46 @@ public sealed class RdpStreamParser
             alertLevel = first[0];
             alertDescription = first[1];
         }
-        if (header.ContentType == TlsContentType.ChangeCipherSpec)
+        if (header.ContentType == TlsContentType.ChangeCipherSpec && !_tls.IsTls13)
         {
-            _tlsEncrypting = true;
+            // RFC 5246 7.1: this side's records after ChangeCipherSpec use the new keys.
+            if (_direction == StreamDirection.ServerToClient)
+            {
+                _tls.ServerEncrypting = true;
+            }
+            else
+            {
+                _tls.ClientEncrypting = true;
+            }
         }
         _inTls = true;
-        _pendingRecord = new TlsRecordSummary(header, handshakeType, alertLevel, alertDescription, encrypted);
+        _collectHandshake = header.ContentType == TlsContentType.Handshake && !encrypted && !_handshakeBroken;
+        _headerBytesLeft = TlsRecordHeader.Size;
+        _pendingRecord = new TlsRecordSummary(header, handshakeType, alertLevel, alertDescription, encrypted, []);
         _recordStart = Offset;
         _skipRemaining = TlsRecordHeader.Size + header.Length;
         _mode = Mode.SkippingTlsRecord;
-        return Skip(rest.Length);
+        return Skip(rest);
+    }
+
+    /// <summary>Whether a record of this type from this side is ciphertext.</summary>
+    private bool Encrypting(TlsContentType type)
+    {
+        if (_direction == StreamDirection.ServerToClient)
+        {
+            return _tls.ServerEncrypting;
+        }
+        // TLS 1.3 (RFC 8446 5): after the ServerHello the client's records are protected,
+        // except the compatibility ChangeCipherSpec (D.4) and a second ClientHello after HRR.
+        if (_tls.IsTls13 && !_tls.AwaitingSecondClientHello && type != TlsContentType.ChangeCipherSpec)
+        {
+            _tls.ClientEncrypting = true;
+        }
+        if (_tls.AwaitingSecondClientHello && type == TlsContentType.Handshake)
+        {
+            _tls.AwaitingSecondClientHello = false;
+        }
+        return _tls.ClientEncrypting;
     }
 
     private long FrameFastPath(in ReadOnlySequence<byte> rest)
@@ -310,7 +447,7 @@ public sealed class RdpStreamParser
         _recordStart = Offset;
         _skipRemaining = length;
         _mode = Mode.SkippingFastPath;
-        return Skip(rest.Length);
+        return Skip(rest);
     }
 
     private long Malformed(string reason)

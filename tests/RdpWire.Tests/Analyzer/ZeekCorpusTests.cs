@@ -35,6 +35,17 @@ public class ZeekCorpusTests
             Assert.Equal("ok", c.Verdict.Code);
             Assert.Equal(Phases.Credssp, c.PhaseReached);
         }
+        foreach (var c in report.Connections)
+        {
+            // Zeek: TLS 1.0, TLS_RSA_WITH_AES_128_CBC_SHA, CN=WIN2K8R2.awakecoding.ath.cx (self-signed), SNI 192.168.1.150.
+            Assert.Equal("TLS1.0", c.Tls!.Version);
+            Assert.Equal("TLS_RSA_WITH_AES_128_CBC_SHA", c.Tls.CipherSuite);
+            Assert.Equal("192.168.1.150", c.Tls.ServerName);
+            Assert.Equal("CN=WIN2K8R2.awakecoding.ath.cx", c.Tls.Certificates[0].Subject);
+            Assert.True(c.Tls.Certificates[0].SelfSigned);
+            Assert.Contains(c.Findings, f => f.Code == "tls.legacy-version" && f.Severity == "warning");
+            Assert.Contains(c.Findings, f => f.Code == "tls.cert-self-signed" && f.Severity == "info");
+        }
         Assert.Equal(4, report.Connections[0].Negotiation!.RequestFrame);
         Assert.Equal(6, report.Connections[0].Negotiation!.ConfirmFrame);
     }
@@ -73,10 +84,19 @@ public class ZeekCorpusTests
         Assert.Null(c.Negotiation!.Cookie);
         Assert.Equal(["SSL", "HYBRID", "HYBRID_EX"], c.Negotiation.RequestedProtocols);
         Assert.Equal("HYBRID_EX", c.Negotiation.SelectedProtocol);
-        // The capture ends with the client's RST right after the server's Finished (frame 19).
+        // Zeek: TLS 1.2, TLS_RSA_WITH_AES_256_GCM_SHA384, CN=CLK-456040-D.one.phoenix.gov (self-signed).
+        Assert.Equal("TLS1.2", c.Tls!.Version);
+        Assert.Equal("TLS_RSA_WITH_AES_256_GCM_SHA384", c.Tls.CipherSuite);
+        var cert = Assert.Single(c.Tls.Certificates);
+        Assert.Equal("CN=CLK-456040-D.one.phoenix.gov", cert.Subject);
+        Assert.True(cert.SelfSigned);
+        // The client finishes the handshake, then resets (frame 19) without sending data: the
+        // self-signed certificate (frame 13) is the likely cause.
         Assert.Equal("client", c.ClosedBy);
         Assert.Equal("rst", c.CloseKind);
-        Assert.Equal(19, c.Findings[0].Frame);
+        Assert.Equal("tls.cert-self-signed", c.Verdict.Code);
+        Assert.Equal(13, c.Findings[0].Frame);
+        Assert.Contains(19L, c.Findings[0].EvidenceFrames);
     }
 
     [CorpusFact]
