@@ -179,15 +179,6 @@ public sealed class RdpStreamParser
     /// <summary>Cuts every complete handshake message out of the reassembly buffer.</summary>
     private IReadOnlyList<TlsHandshakeMessage> TakeHandshakeMessages()
     {
-        if (_handshakeBroken)
-        {
-            _collectHandshake = false;
-            return [new TlsHandshakeMessage
-            {
-                Type = (TlsHandshakeType)255, Length = -1,
-                Error = $"a handshake message exceeds the {MaxHandshakeMessageBytes}-byte limit; the rest of this direction's handshake is not parsed",
-            }];
-        }
         List<TlsHandshakeMessage>? messages = null;
         int at = 0;
         while (_handshake is not null && _handshakeLength - at >= 4)
@@ -213,6 +204,19 @@ public sealed class RdpStreamParser
                 _tls.ServerEncrypting |= _tls.IsTls13 && !hello.IsHelloRetryRequest;
             }
             at += 4 + length;
+        }
+        if (_handshakeBroken)
+        {
+            // Reported once; this direction's handshake is no longer collected.
+            _collectHandshake = false;
+            ReleaseHandshake();
+            (messages ??= []).Add(new TlsHandshakeMessage
+            {
+                Type = (TlsHandshakeType)255,
+                Length = -1,
+                Error = $"a handshake message exceeds the {MaxHandshakeMessageBytes}-byte limit; the rest of this direction's handshake is not parsed",
+            });
+            return messages;
         }
         if (at > 0 && _handshake is not null)
         {
@@ -413,6 +417,11 @@ public sealed class RdpStreamParser
     /// <summary>Whether a record of this type from this side is ciphertext.</summary>
     private bool Encrypting(TlsContentType type)
     {
+        if (type == TlsContentType.ChangeCipherSpec)
+        {
+            // ChangeCipherSpec itself always travels in the clear (RFC 5246 7.1, RFC 8446 5).
+            return false;
+        }
         if (_direction == StreamDirection.ServerToClient)
         {
             return _tls.ServerEncrypting;
