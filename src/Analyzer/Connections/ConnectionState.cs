@@ -19,6 +19,9 @@ public readonly record struct FrameRef(long Frame, long Ticks);
 public sealed class ConnectionState : IRdpStreamEvents
 {
     private const int MaxLadderSteps = 48;
+
+    /// <summary>Length of a TLS 1.3 record carrying an alert under a 16-byte-tag AEAD.</summary>
+    private const int EncryptedAlertLength = 19;
     private const int MaxSynsRemembered = 16;
 
     public ConnectionState(TcpConnection connection)
@@ -285,6 +288,12 @@ public sealed class ConnectionState : IRdpStreamEvents
                     Alerts.Add((at, (TcpDirection)direction, 0, 0, true));
                     step = "TLS alert (encrypted)";
                 }
+                break;
+            case TlsContentType.ApplicationData when Tls.IsTls13 && record.Header.Length == EncryptedAlertLength:
+                // RFC 8446 5.2: an encrypted alert is 2 bytes + 1 content-type byte + a 16-byte
+                // AEAD tag. Handshake and RDP data records are larger, so a 19-byte record is an alert.
+                Alerts.Add((at, (TcpDirection)direction, 0, 0, true));
+                step = "TLS alert (encrypted; a 19-byte TLS 1.3 record)";
                 break;
             case TlsContentType.ApplicationData:
                 ApplicationDataRecords[d]++;

@@ -90,15 +90,15 @@ public static partial class VerdictEngine
             return ("tls.cert-no-server-auth", "The server's certificate is not meant for server authentication",
                 $"{who} has an Extended Key Usage of {string.Join(", ", r.ExtendedKeyUsage)}: neither Server Authentication nor Remote Desktop Authentication");
         }
-        if (NameMismatch(ctx, leaf) is { } name)
-        {
-            return ("tls.cert-name-mismatch", $"The server's certificate does not name {name}, the server the client asked for",
-                $"the client asked for {name} (SNI) but {who} names {Names(r)}");
-        }
         if (leaf.InterceptionProduct is { } product)
         {
             return ("tls.interception-suspected", $"The certificate was issued by a TLS-inspection product ({product}), not by the server",
                 $"{who} was issued by {r.Issuer}: a middlebox ({product}) terminates TLS and re-signs it");
+        }
+        if (leaf.SelfSigned)
+        {
+            return ("tls.cert-self-signed", "The server's certificate is self-signed, so the client cannot verify it",
+                $"{who} is self-signed (issuer = subject): only a client that trusts exactly this certificate accepts it");
         }
         if (leaf.WeakSignature is { } sig && !leaf.SelfSigned)
         {
@@ -110,10 +110,10 @@ public static partial class VerdictEngine
             return ("tls.cert-weak-key", $"The server's certificate has a weak key ({key})",
                 $"{who} has a {key}");
         }
-        if (leaf.SelfSigned)
+        if (NameMismatch(ctx, leaf) is { } name)
         {
-            return ("tls.cert-self-signed", "The server's certificate is self-signed, so the client cannot verify it",
-                $"{who} is self-signed (issuer = subject): only a client that trusts exactly this certificate accepts it");
+            return ("tls.cert-name-mismatch", $"The server's certificate does not name {name}, the server the client asked for",
+                $"the client asked for {name} (SNI) but {who} names {Names(r)}");
         }
         return null;
     }
@@ -217,12 +217,15 @@ public static partial class VerdictEngine
                     ? $"the {close.By} closed the connection ({close.Kind!.ToUpperInvariant()}, frame {F(c)}) {Seconds(c.Ticks - hello.Ticks)} later"
                     : $"the capture ends {idle.ToString("0.0", CultureInfo.InvariantCulture)} s later with no answer";
                 bool legacyOnly = ch is not null && ch.OfferedVersions.All(v => v < 0x0303);
-                return Make(ctx, "tls.server-no-hello", close.At ?? hello,
+                var ultimatum = s.Ultimatum is { } u && u.From == TcpDirection.ServerToClient && u.At.Frame > hello.Frame ? u.At : (FrameRef?)null;
+                return Make(ctx, "tls.server-no-hello", ultimatum ?? close.At ?? hello,
                     "The server never answered the client's TLS ClientHello",
-                    $"The client sent its ClientHello in frame {F(hello)}{offered}; no ServerHello came back and {how}."
+                    $"The client sent its ClientHello in frame {F(hello)}{offered}; no ServerHello came back"
+                    + (ultimatum is { } ua ? $": the server answered in the clear with an MCS Disconnect Provider Ultimatum (frame {F(ua)}), giving up on TLS, and" : " and")
+                    + $" {how}."
                     + (legacyOnly ? " The client offers nothing newer than TLS 1.1, which current servers refuse: a version mismatch is likely." : "")
-                    + " A server that cannot use its certificate or private key, or that accepts none of the offered versions and suites, behaves this way.",
-                    Frames([.. evidenceBase, hello, close.At]));
+                    + " A server that cannot use its certificate or private key (missing, unreadable, or not matching the certificate), or that accepts none of the offered versions and suites, behaves this way.",
+                    Frames([.. evidenceBase, hello, ultimatum, close.At]));
             }
         }
 
@@ -237,7 +240,9 @@ public static partial class VerdictEngine
             // that sent its Finished and then leaves without data has rejected it just the same.
             string how = s.ChangeCipherSpec[C2S] is { } clientCcs && !s.Tls.IsTls13
                 ? $"completed the handshake (its ChangeCipherSpec/Finished in frame {F(clientCcs)}) but then closed the connection ({close.Kind!.ToUpperInvariant()}, frame {F(cAt)}) without sending any data"
-                : $"closed the connection ({close.Kind!.ToUpperInvariant()}, frame {F(cAt)}) without completing its side of the handshake";
+                : s.Tls.IsTls13 && s.FirstEncrypted[C2S] is { } clientFinished && clientFinished.Frame != encryptedAlert.At.Frame
+                    ? $"sent its Finished (its first encrypted record, frame {F(clientFinished)}) but then closed the connection ({close.Kind!.ToUpperInvariant()}, frame {F(cAt)}) without sending any data"
+                    : $"closed the connection ({close.Kind!.ToUpperInvariant()}, frame {F(cAt)}) without completing its side of the handshake";
             if (CertificateCause(ctx) is { } cause)
             {
                 return Make(ctx, cause.Code, s.CertificateAt!.Value, cause.Summary,
@@ -245,12 +250,12 @@ public static partial class VerdictEngine
                     Frames([.. evidenceBase, s.ClientHello, sHello, s.CertificateAt, encryptedAlert.At, cAt]), severity: "error");
             }
             string hidden = s.Tls.IsTls13
-                ? " Under TLS 1.3 the certificate is encrypted, so the wire cannot show which: the usual causes are an expired or untrusted (self-signed, unknown issuer) certificate, or one that does not name the server the client asked for. To see the certificate, connect with `openssl s_client` after the X.224 negotiation, or capture with a TLS key log."
+                ? " Under TLS 1.3 the certificate is encrypted, so the wire cannot show which: the usual causes are an expired or untrusted (self-signed, unknown issuer) certificate, or one that does not name the server the client asked for. To see the certificate: on the server, `Get-ChildItem 'Cert:\\LocalMachine\\Remote Desktop' | Format-List Subject,NotBefore,NotAfter,Thumbprint` (xrdp: `openssl x509 -in <certificate from xrdp.ini> -noout -subject -dates`); or capture a connection from a client limited to TLS 1.2, where the certificate travels in the clear; or capture with a TLS key log (SSLKEYLOGFILE) for decryption."
                 : " The certificate in the flight shows no defect RdpWire checks, so the client does not trust its issuer, or rejects the parameters the server chose.";
             return Make(ctx, "tls.client-rejected-certificate", cAt,
                 "The client walked away right after the server's TLS flight (certificate)",
                 $"ServerHello in frame {F(sHello)} ({TlsRecordHeader.VersionName(s.ServerHelloMessage!.NegotiatedVersion)}); the server's flight ends in frame {F(flightEnd)}; {Seconds(cAt.Ticks - flightEnd.Ticks)} later the client {how}.{alertNote}{hidden}",
-                Frames([.. evidenceBase, s.ClientHello, sHello, flightEnd, encryptedAlert.At, cAt]));
+                Frames([.. evidenceBase, s.ClientHello, sHello, flightEnd, s.FirstEncrypted[C2S], encryptedAlert.At, cAt]));
         }
 
         if (close.At is { } mid)

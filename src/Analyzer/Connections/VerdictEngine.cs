@@ -79,12 +79,31 @@ public static partial class VerdictEngine
             report.Findings.Insert(0, verdict);
             report.Verdict = new Verdict { Code = verdict.Code, Summary = verdict.Summary };
             report.Outcome = verdict.Code switch { "ok" => "success", "incomplete" => "incomplete", _ => "failure" };
-            foreach (var step in s.Ladder)
+            if (verdict.Code is not ("ok" or "incomplete"))
             {
-                step.Failure = verdict.Code is not ("ok" or "incomplete") && step.Frame == verdict.Frame;
+                MarkFailureStep(report.Ladder, verdict);
             }
         }
         return report;
+    }
+
+    /// <summary>Marks the one ladder step the verdict is about: in its frame, the message the code names.</summary>
+    private static void MarkFailureStep(List<LadderStep> ladder, Finding verdict)
+    {
+        var inFrame = ladder.Where(step => step.Frame == verdict.Frame).ToList();
+        string? keyword = verdict.Code switch
+        {
+            _ when verdict.Code.StartsWith("tls.cert-", StringComparison.Ordinal) => "Certificate",
+            "tls.alert" or "tls.version-mismatch" or "tls.no-shared-cipher" => "alert",
+            "rdp.disconnect-ultimatum" => "Ultimatum",
+            _ => null,
+        };
+        var step = inFrame.FirstOrDefault(x => keyword is not null && x.Message.Contains(keyword, StringComparison.Ordinal))
+            ?? inFrame.FirstOrDefault();
+        if (step is not null)
+        {
+            step.Failure = true;
+        }
     }
 
     private sealed record Context(ConnectionState S, ConnectionReport Report, CloseInfo Close, long CaptureEnd,
@@ -198,9 +217,11 @@ public static partial class VerdictEngine
     /// least two client application-data records (its Finished, then the first real data).
     /// </summary>
     private static bool TlsEstablished(ConnectionState s) =>
-        s.ApplicationDataRecords[C2S] > 0
-        && ((s.ChangeCipherSpec[C2S] is not null && s.ChangeCipherSpec[S2C] is not null)
-            || (s.ApplicationDataRecords[S2C] > 0 && s.ApplicationDataRecords[C2S] >= 2));
+        s.Tls.IsTls13 || (s.ServerHelloMessage is null && s.ChangeCipherSpec[S2C] is null)
+            // TLS 1.3 (or a ServerHello not seen): the compatibility ChangeCipherSpecs (RFC 8446
+            // D.4) prove nothing; the client's Finished is its first ciphertext record, data follows.
+            ? s.ApplicationDataRecords[S2C] > 0 && s.ApplicationDataRecords[C2S] >= 2
+            : s.ApplicationDataRecords[C2S] > 0 && s.ChangeCipherSpec[C2S] is not null && s.ChangeCipherSpec[S2C] is not null;
 
     private static string PhaseReached(ConnectionState s)
     {

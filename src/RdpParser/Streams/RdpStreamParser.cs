@@ -249,7 +249,9 @@ public sealed class RdpStreamParser
         }
         var head = rest.FirstSpan.Length >= 2 ? rest.FirstSpan : rest.Slice(0, 2).ToArray();
         byte b0 = head[0];
-        if (!_inTls && b0 == TpktHeader.Version3)
+        // 0x03 is never a TLS content type, so a TPKT can follow TLS records unambiguously: a
+        // server whose TLS start failed falls back to X.224/MCS (e.g. a Disconnect Ultimatum).
+        if (b0 == TpktHeader.Version3)
         {
             return FrameTpkt(rest);
         }
