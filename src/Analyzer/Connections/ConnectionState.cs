@@ -99,7 +99,8 @@ public sealed class ConnectionState : IRdpStreamEvents
     public long[] TlsRecords { get; } = new long[2];
     public long[] ApplicationDataRecords { get; } = new long[2];
     public ushort? ServerHelloRecordVersion { get; private set; }
-    public List<(FrameRef At, TcpDirection From, byte Level, byte Description, bool Encrypted)> Alerts { get; } = [];
+    /// <summary>TLS alerts; <c>Inferred</c> marks a TLS 1.3 record judged an alert by its 19-byte length.</summary>
+    public List<(FrameRef At, TcpDirection From, byte Level, byte Description, bool Encrypted, bool Inferred)> Alerts { get; } = [];
     public FrameRef?[] FirstX224Data { get; } = new FrameRef?[2];
     public long[] FastPathPdus { get; } = new long[2];
 
@@ -280,19 +281,19 @@ public sealed class ConnectionState : IRdpStreamEvents
             case TlsContentType.Alert:
                 if (record.AlertLevel is byte level && record.AlertDescription is byte desc)
                 {
-                    Alerts.Add((at, (TcpDirection)direction, level, desc, false));
+                    Alerts.Add((at, (TcpDirection)direction, level, desc, false, false));
                     step = $"TLS alert: {TlsAlertNames.Level(level)} {TlsAlertNames.Description(desc)}";
                 }
                 else
                 {
-                    Alerts.Add((at, (TcpDirection)direction, 0, 0, true));
+                    Alerts.Add((at, (TcpDirection)direction, 0, 0, true, false));
                     step = "TLS alert (encrypted)";
                 }
                 break;
             case TlsContentType.ApplicationData when Tls.IsTls13 && record.Header.Length == EncryptedAlertLength:
                 // RFC 8446 5.2: an encrypted alert is 2 bytes + 1 content-type byte + a 16-byte
                 // AEAD tag. Handshake and RDP data records are larger, so a 19-byte record is an alert.
-                Alerts.Add((at, (TcpDirection)direction, 0, 0, true));
+                Alerts.Add((at, (TcpDirection)direction, 0, 0, true, true));
                 step = "TLS alert (encrypted; a 19-byte TLS 1.3 record)";
                 break;
             case TlsContentType.ApplicationData:

@@ -50,6 +50,7 @@ public static partial class VerdictEngine
                 Description = a.Encrypted ? "encrypted" : TlsAlertNames.Description(a.Description),
                 Frame = a.At.Frame,
                 Encrypted = a.Encrypted,
+                InferredFromLength = a.Inferred,
             }).ToList(),
             Certificates = certificates.Select(c => c.Report).ToList(),
             CertificatesOnWire = s.Certificates?.CertificatesOnWire ?? 0,

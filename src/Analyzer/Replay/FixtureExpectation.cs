@@ -78,6 +78,10 @@ public static class ExpectationChecker
                     problems.Add($"{where}: evidence frames {string.Join(",", missing)} not cited (cited: {string.Join(",", got)})");
                 }
             }
+            if (e.TryGetProperty("tls", out var t) && t.ValueKind == JsonValueKind.Object)
+            {
+                CheckTls(t, a.Tls, where + " tls", problems);
+            }
             if (e.TryGetProperty("negotiation", out var n) && n.ValueKind == JsonValueKind.Object)
             {
                 var an = a.Negotiation;
@@ -100,6 +104,54 @@ public static class ExpectationChecker
             }
         }
         return problems;
+    }
+
+    private static void CheckTls(JsonElement t, TlsReport? tls, string where, List<string> problems)
+    {
+        if (tls is null)
+        {
+            problems.Add($"{where}: expected a TLS handshake, found none");
+            return;
+        }
+        CheckString(t, "version", tls.Version, where, problems);
+        CheckString(t, "cipherSuite", tls.CipherSuite, where, problems);
+        CheckString(t, "serverName", tls.ServerName, where, problems);
+        CheckString(t, "certificateSubject", tls.Certificates.FirstOrDefault()?.Subject, where, problems);
+        CheckString(t, "certificateNotAfter", tls.Certificates.FirstOrDefault()?.NotAfter is { } na ? na.Replace(".000000Z", "Z", StringComparison.Ordinal) : null, where, problems);
+        if (t.TryGetProperty("clientVersions", out var cv) && cv.ValueKind == JsonValueKind.Array)
+        {
+            var want = cv.EnumerateArray().Select(x => x.GetString()).ToList();
+            if (!want.SequenceEqual(tls.ClientVersions))
+            {
+                problems.Add($"{where}: clientVersions expected [{string.Join(",", want)}], got [{string.Join(",", tls.ClientVersions)}]");
+            }
+        }
+        if (t.TryGetProperty("alerts", out var al) && al.ValueKind == JsonValueKind.Array)
+        {
+            var wanted = al.EnumerateArray().ToList();
+            if (wanted.Count != tls.Alerts.Count)
+            {
+                problems.Add($"{where}: expected {wanted.Count} alert(s), found {tls.Alerts.Count} ({string.Join(", ", tls.Alerts.Select(x => $"{x.From} {x.Description} frame {x.Frame}"))})");
+                return;
+            }
+            for (int i = 0; i < wanted.Count; i++)
+            {
+                var w = wanted[i];
+                var got = tls.Alerts[i];
+                string at = $"{where} alert {i + 1}";
+                CheckString(w, "from", got.From, at, problems);
+                CheckString(w, "description", got.Encrypted ? null : got.Description, at, problems);
+                CheckString(w, "level", got.Encrypted ? null : got.Level, at, problems);
+                if (w.TryGetProperty("frame", out var f) && f.GetInt64() != got.Frame)
+                {
+                    problems.Add($"{at}: frame expected {f.GetInt64()}, got {got.Frame}");
+                }
+                if (w.TryGetProperty("encrypted", out var enc) && enc.GetBoolean() != got.Encrypted)
+                {
+                    problems.Add($"{at}: encrypted expected {enc.GetBoolean()}, got {got.Encrypted}");
+                }
+            }
+        }
     }
 
     private static void CheckString(JsonElement e, string property, string? actual, string where, List<string> problems)

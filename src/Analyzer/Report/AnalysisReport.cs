@@ -139,6 +139,8 @@ public sealed class TlsAlertReport
     public required string Description { get; init; }
     public required long Frame { get; init; }
     public required bool Encrypted { get; init; }
+    /// <summary>Addition: true for a TLS 1.3 record taken for an alert by its 19-byte length (the type is hidden).</summary>
+    public bool InferredFromLength { get; init; }
 }
 
 public sealed class TcpReport
