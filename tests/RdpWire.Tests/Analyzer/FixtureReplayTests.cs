@@ -34,7 +34,12 @@ public class FixtureReplayTests
     public void FixtureSet_CoversTheScenariosTheLabRecords()
     {
         var names = Fixture.Discover(RepoPaths.FixturesDir).Select(f => f.Name).ToHashSet();
-        foreach (var required in new[] { "tls-success", "nla-success", "port-closed", "syn-dropped", "nla-required-tls-offered", "client-nla-server-tls" })
+        foreach (var required in new[]
+        {
+            "tls-success", "nla-success", "port-closed", "syn-dropped", "nla-required-tls-offered", "client-nla-server-tls",
+            "cert-expired-tls12", "cert-expired-tls13", "cert-untrusted", "tls-version-mismatch", "server-key-unreadable",
+            "no-shared-cipher", "tls12-success", "tls13-success",
+        })
         {
             Assert.Contains(required, names);
         }
