@@ -1,9 +1,5 @@
-using System.Buffers;
-using System.IO.Pipelines;
-using RdpWire.RdpParser.Mcs;
 using RdpWire.RdpParser.Streams;
-using RdpWire.RdpParser.Tls;
-using RdpWire.RdpParser.X224;
+using RdpWire.Tests.Support;
 using Xunit;
 
 namespace RdpWire.Tests.RdpParser;
@@ -14,19 +10,6 @@ namespace RdpWire.Tests.RdpParser;
 /// </summary>
 public class RdpStreamParserTests
 {
-    private sealed class Recorder : IRdpStreamEvents
-    {
-        public List<string> Events { get; } = [];
-        public void OnConnectionRequest(StreamDirection d, StreamRange r, X224ConnectionRequest request) => Events.Add($"CR {r.Start}-{r.End} {request.Cookie}");
-        public void OnConnectionConfirm(StreamDirection d, StreamRange r, X224ConnectionConfirm confirm) => Events.Add($"CC {r.Start}-{r.End} {confirm.SelectedProtocol}");
-        public void OnDisconnectRequest(StreamDirection d, StreamRange r, byte reason) => Events.Add($"DR {r.Start}-{r.End}");
-        public void OnX224Data(StreamDirection d, StreamRange r, McsPduHeader mcs) => Events.Add($"DT {r.Start}-{r.End} {mcs.Kind} {mcs.Reason}");
-        public void OnTlsRecord(StreamDirection d, StreamRange r, TlsRecordSummary rec) =>
-            Events.Add($"TLS {r.Start}-{r.End} {rec.Header.ContentType} {rec.FirstHandshakeType} {rec.AlertDescription} {rec.Encrypted}");
-        public void OnFastPath(StreamDirection d, StreamRange r) => Events.Add($"FP {r.Start}-{r.End}");
-        public void OnMalformed(StreamDirection d, long offset, string reason) => Events.Add($"BAD {offset}");
-    }
-
     private static byte[] Hex(string hex) => Convert.FromHexString(hex.Replace(" ", ""));
 
     private static readonly byte[] HandMadeClientStream =
@@ -43,17 +26,9 @@ public class RdpStreamParserTests
 
     private static List<string> ParseInChunks(byte[] stream, int chunk)
     {
-        var recorder = new Recorder();
+        var recorder = new RecordingStreamEvents();
         var parser = new RdpStreamParser(StreamDirection.ClientToServer, recorder);
-        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0, minimumSegmentSize: 16));
-        for (int i = 0; i < stream.Length; i += chunk)
-        {
-            var part = stream.AsSpan(i, Math.Min(chunk, stream.Length - i));
-            part.CopyTo(pipe.Writer.GetSpan(part.Length));
-            pipe.Writer.Advance(part.Length);
-            _ = pipe.Writer.FlushAsync();
-            parser.Drain(pipe.Reader);
-        }
+        StreamParserHarness.Feed(parser, StreamParserHarness.NewPipe(), stream, chunk);
         Assert.Equal(stream.Length, parser.Offset);
         return recorder.Events;
     }

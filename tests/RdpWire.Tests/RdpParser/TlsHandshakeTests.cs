@@ -1,9 +1,6 @@
-using System.Buffers.Binary;
-using System.IO.Pipelines;
-using RdpWire.RdpParser.Mcs;
 using RdpWire.RdpParser.Streams;
 using RdpWire.RdpParser.Tls;
-using RdpWire.RdpParser.X224;
+using RdpWire.Tests.Support;
 using Xunit;
 
 namespace RdpWire.Tests.RdpParser;
@@ -102,31 +99,7 @@ public class TlsHandshakeTests
         Assert.NotNull(error);
     }
 
-    private sealed class Recorder : IRdpStreamEvents
-    {
-        public List<TlsRecordSummary> Records { get; } = [];
-        public void OnConnectionRequest(StreamDirection d, StreamRange r, X224ConnectionRequest request) { }
-        public void OnConnectionConfirm(StreamDirection d, StreamRange r, X224ConnectionConfirm confirm) { }
-        public void OnDisconnectRequest(StreamDirection d, StreamRange r, byte reason) { }
-        public void OnX224Data(StreamDirection d, StreamRange r, McsPduHeader mcs) { }
-        public void OnTlsRecord(StreamDirection d, StreamRange r, TlsRecordSummary record) => Records.Add(record);
-        public void OnFastPath(StreamDirection d, StreamRange r) { }
-        public void OnMalformed(StreamDirection d, long offset, string reason) => throw new Xunit.Sdk.XunitException(reason);
-    }
-
     private static byte[] Record(TlsContentType type, byte[] fragment) => [(byte)type, 3, 3, .. U16(fragment.Length), .. fragment];
-
-    private static void Feed(RdpStreamParser parser, Pipe pipe, byte[] bytes, int chunk)
-    {
-        for (int i = 0; i < bytes.Length; i += chunk)
-        {
-            var part = bytes.AsSpan(i, Math.Min(chunk, bytes.Length - i));
-            part.CopyTo(pipe.Writer.GetSpan(part.Length));
-            pipe.Writer.Advance(part.Length);
-            _ = pipe.Writer.FlushAsync();
-            parser.Drain(pipe.Reader);
-        }
-    }
 
     [Theory]
     [InlineData(1)]
@@ -136,9 +109,10 @@ public class TlsHandshakeTests
     {
         var message = Handshake(TlsHandshakeType.ClientHello, HandMadeClientHelloBody());
         byte[] stream = [.. Record(TlsContentType.Handshake, message[..20]), .. Record(TlsContentType.Handshake, message[20..])];
-        var recorder = new Recorder();
+        var recorder = new RecordingStreamEvents();
         var parser = new RdpStreamParser(StreamDirection.ClientToServer, recorder);
-        Feed(parser, new Pipe(new PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0)), stream, chunk);
+        StreamParserHarness.Feed(parser, StreamParserHarness.NewPipe(), stream, chunk);
+        Assert.DoesNotContain(recorder.Events, e => e.StartsWith("BAD", StringComparison.Ordinal));
         Assert.Equal(2, recorder.Records.Count);
         Assert.Empty(recorder.Records[0].HandshakeMessages);
         var hello = Assert.Single(recorder.Records[1].HandshakeMessages);
@@ -149,20 +123,21 @@ public class TlsHandshakeTests
     public void HandMade_Tls13_ServerRecordsAfterServerHelloAreEncrypted_ClientAfterItsCcs()
     {
         var tls = new TlsSessionState();
-        var server = new Recorder();
-        var client = new Recorder();
+        var server = new RecordingStreamEvents();
+        var client = new RecordingStreamEvents();
         var serverParser = new RdpStreamParser(StreamDirection.ServerToClient, server, tls);
         var clientParser = new RdpStreamParser(StreamDirection.ClientToServer, client, tls);
-        var sPipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0));
-        var cPipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0));
+        var sPipe = StreamParserHarness.NewPipe();
+        var cPipe = StreamParserHarness.NewPipe();
 
-        Feed(clientParser, cPipe, Record(TlsContentType.Handshake, Handshake(TlsHandshakeType.ClientHello, HandMadeClientHelloBody())), 4096);
+        StreamParserHarness.Feed(clientParser, cPipe, Record(TlsContentType.Handshake, Handshake(TlsHandshakeType.ClientHello, HandMadeClientHelloBody())), 4096);
         byte[] sh = [.. U16(0x0303), .. new byte[32], .. Vec8(new byte[32]), .. U16(0x1302), 0, .. Vec16(Ext(43, U16(0x0304)))];
-        Feed(serverParser, sPipe, [.. Record(TlsContentType.Handshake, Handshake(TlsHandshakeType.ServerHello, sh)),
+        StreamParserHarness.Feed(serverParser, sPipe, [.. Record(TlsContentType.Handshake, Handshake(TlsHandshakeType.ServerHello, sh)),
             .. Record(TlsContentType.ChangeCipherSpec, [1]), .. Record(TlsContentType.ApplicationData, new byte[40])], 4096);
-        Feed(clientParser, cPipe, [.. Record(TlsContentType.ChangeCipherSpec, [1]), .. Record(TlsContentType.ApplicationData, new byte[30]),
+        StreamParserHarness.Feed(clientParser, cPipe, [.. Record(TlsContentType.ChangeCipherSpec, [1]), .. Record(TlsContentType.ApplicationData, new byte[30]),
             .. Record(TlsContentType.Alert, new byte[19])], 4096);
 
+        Assert.DoesNotContain(server.Events.Concat(client.Events), e => e.StartsWith("BAD", StringComparison.Ordinal));
         Assert.Equal([false, false, true], server.Records.Select(r => r.Encrypted));
         Assert.Equal([false, false, true, true], client.Records.Select(r => r.Encrypted));
         Assert.True(tls.IsTls13);
@@ -174,15 +149,15 @@ public class TlsHandshakeTests
     {
         // A handshake header claiming 16 MiB, followed by records of filler: the parser must stop
         // collecting and say so instead of buffering.
-        var recorder = new Recorder();
+        var recorder = new RecordingStreamEvents();
         var parser = new RdpStreamParser(StreamDirection.ServerToClient, recorder);
-        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0));
-        Feed(parser, pipe, Record(TlsContentType.Handshake, [(byte)TlsHandshakeType.Certificate, 0xFF, 0xFF, 0xFF, .. new byte[1000]]), 4096);
+        var pipe = StreamParserHarness.NewPipe();
+        StreamParserHarness.Feed(parser, pipe, Record(TlsContentType.Handshake, [(byte)TlsHandshakeType.Certificate, 0xFF, 0xFF, 0xFF, .. new byte[1000]]), 4096);
         var message = Assert.Single(recorder.Records[0].HandshakeMessages);
         Assert.Contains("exceeds", message.Error, StringComparison.Ordinal);
         for (int i = 0; i < 50; i++)
         {
-            Feed(parser, pipe, Record(TlsContentType.Handshake, new byte[16000]), 4096);
+            StreamParserHarness.Feed(parser, pipe, Record(TlsContentType.Handshake, new byte[16000]), 4096);
         }
         Assert.Equal(51, recorder.Records.Count);
     }
