@@ -5,7 +5,11 @@
 
 Uses tshark only to split frames into TCP fields (no RDP dissection), then walks
 each TCP connection (one 4-tuple, from its SYN) and decodes the first TPKT/X.224
-PDU in each direction by hand (MS-RDPBCGR 2.2.1.1 / 2.2.1.2). It is a reading aid
+PDU in each direction by hand (MS-RDPBCGR 2.2.1.1 / 2.2.1.2), then the TLS records that
+follow (per direction, reassembled by sequence number, retransmissions dropped): record
+types, unencrypted handshake messages (ClientHello versions/SNI/suites, ServerHello
+version/suite, the Certificate chain's subject/issuer/validity via python3-cryptography
+or openssl) and alerts (level/description, or "ENCRYPTED"). It is a reading aid
 for the person writing the sidecar, not the oracle: check what it prints against
 `tshark -V` before putting it in a sidecar.
 """
@@ -91,6 +95,247 @@ def decode_cc(data):
     return res
 
 
+# ---- TLS (reading aid for the "tls" object of a sidecar) ---------------------------------
+TLS_VERSIONS = {0x0300: "SSL3.0", 0x0301: "TLS1.0", 0x0302: "TLS1.1", 0x0303: "TLS1.2", 0x0304: "TLS1.3"}
+CIPHERS = {
+    0x1301: "TLS_AES_128_GCM_SHA256", 0x1302: "TLS_AES_256_GCM_SHA384", 0x1303: "TLS_CHACHA20_POLY1305_SHA256",
+    0xC02B: "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", 0xC02C: "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    0xC02F: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", 0xC030: "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    0xCCA8: "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", 0xCCA9: "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    0xCCAA: "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256", 0x009E: "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+    0x009F: "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384", 0xC023: "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+    0xC024: "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384", 0xC027: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+    0xC028: "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384", 0x0067: "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256",
+    0x006B: "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256", 0xC009: "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+    0xC00A: "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", 0xC013: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+    0xC014: "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", 0x0033: "TLS_DHE_RSA_WITH_AES_128_CBC_SHA",
+    0x0039: "TLS_DHE_RSA_WITH_AES_256_CBC_SHA", 0x009C: "TLS_RSA_WITH_AES_128_GCM_SHA256",
+    0x009D: "TLS_RSA_WITH_AES_256_GCM_SHA384", 0x003C: "TLS_RSA_WITH_AES_128_CBC_SHA256",
+    0x003D: "TLS_RSA_WITH_AES_256_CBC_SHA256", 0x002F: "TLS_RSA_WITH_AES_128_CBC_SHA",
+    0x0035: "TLS_RSA_WITH_AES_256_CBC_SHA", 0x00FF: "TLS_EMPTY_RENEGOTIATION_INFO_SCSV",
+}
+ALERTS = {0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac", 22: "record_overflow",
+          40: "handshake_failure", 42: "bad_certificate", 43: "unsupported_certificate", 44: "certificate_revoked",
+          45: "certificate_expired", 46: "certificate_unknown", 47: "illegal_parameter", 48: "unknown_ca",
+          49: "access_denied", 50: "decode_error", 51: "decrypt_error", 70: "protocol_version",
+          71: "insufficient_security", 80: "internal_error", 86: "inappropriate_fallback", 90: "user_canceled",
+          109: "missing_extension", 110: "unsupported_extension", 112: "unrecognized_name",
+          116: "certificate_required", 120: "no_application_protocol"}
+HS_TYPES = {1: "ClientHello", 2: "ServerHello", 4: "NewSessionTicket", 8: "EncryptedExtensions", 11: "Certificate",
+            12: "ServerKeyExchange", 13: "CertificateRequest", 14: "ServerHelloDone", 15: "CertificateVerify",
+            16: "ClientKeyExchange", 20: "Finished"}
+HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+
+
+class Stream:
+    """One direction of a TCP connection, reassembled by sequence number (retransmissions dropped)."""
+
+    def __init__(self):
+        self.data = bytearray()
+        self.chunks = []   # (offset, frame) where frame's new bytes start
+        self.next_seq = None
+        self.gaps = []
+
+    def add(self, frame, seq, payload):
+        if not payload:
+            return
+        if self.next_seq is None:
+            self.next_seq = seq
+        if seq + len(payload) <= self.next_seq:
+            return
+        if seq > self.next_seq:
+            self.gaps.append((frame, seq - self.next_seq))
+        else:
+            payload = payload[self.next_seq - seq:]
+        self.chunks.append((len(self.data), frame))
+        self.data += payload
+        self.next_seq = seq + len(payload) if seq > self.next_seq else self.next_seq + len(payload)
+
+    def frame_at(self, off):
+        f = None
+        for o, fr in self.chunks:
+            if o > off:
+                break
+            f = fr
+        return f
+
+
+def tls_records(st):
+    """TLS records of a stream, after the first TPKT (the X.224 CR/CC)."""
+    d = st.data
+    pos = 0
+    if len(d) >= 4 and d[0] == 3:
+        pos = int.from_bytes(d[2:4], "big")
+    recs = []
+    while pos + 5 <= len(d) and d[pos] in (20, 21, 22, 23) and d[pos + 1] == 3:
+        ln = int.from_bytes(d[pos + 3:pos + 5], "big")
+        body = bytes(d[pos + 5:pos + 5 + ln])
+        recs.append({"type": d[pos], "ver": int.from_bytes(d[pos + 1:pos + 3], "big"), "len": ln, "body": body,
+                     "frame": st.frame_at(pos), "lastFrame": st.frame_at(min(pos + 5 + ln, len(d)) - 1),
+                     "truncated": len(body) < ln})
+        pos += 5 + ln
+    return recs
+
+
+def parse_exts(b):
+    out = []
+    p = 0
+    while p + 4 <= len(b):
+        t = int.from_bytes(b[p:p + 2], "big")
+        ln = int.from_bytes(b[p + 2:p + 4], "big")
+        out.append((t, b[p + 4:p + 4 + ln]))
+        p += 4 + ln
+    return out
+
+
+def vname(v):
+    if (v & 0x0F0F) == 0x0A0A:
+        return "GREASE"
+    return TLS_VERSIONS.get(v, hex(v))
+
+
+def cert_facts(der):
+    try:
+        from cryptography import x509
+        c = x509.load_der_x509_certificate(der)
+    except Exception as e:  # cryptography missing or not parseable: fall back to openssl
+        try:
+            out = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-subject", "-issuer", "-dates"],
+                                 input=der, capture_output=True, check=True).stdout.decode()
+            return {"openssl": out.strip().splitlines()}
+        except Exception:
+            return {"error": str(e)}
+    res = {"subject": c.subject.rfc4514_string(), "issuer": c.issuer.rfc4514_string(),
+           "notBefore": c.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+           "notAfter": c.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+           "selfSigned": c.subject == c.issuer,
+           "signature": c.signature_hash_algorithm.name if c.signature_hash_algorithm else None,
+           "keyBits": getattr(c.public_key(), "key_size", None)}
+    try:
+        res["san"] = [str(n.value) for n in c.extensions.get_extension_for_class(x509.SubjectAlternativeName).value]
+    except Exception:
+        pass
+    try:
+        res["eku"] = [u._name for u in c.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value]
+    except Exception:
+        pass
+    return res
+
+
+def flush_run(run):
+    if len(run) > 5:
+        run[2:-2] = ["    ... %d more ApplicationData records ..." % (len(run) - 4)]
+    for line in run:
+        print(line)
+    run.clear()
+
+
+def tls_summary(cs, ss):
+    """Print what the unencrypted TLS records show, per direction, in stream order."""
+    crec, srec = tls_records(cs), tls_records(ss)
+    if not crec and not srec:
+        return
+    version = None
+    # negotiated version first (decides when the server starts encrypting)
+    for r in srec:
+        if r["type"] == 22 and r["body"][:1] == b"\x02":
+            b = r["body"][4:]
+            version = int.from_bytes(b[0:2], "big")
+            sid = b[34]
+            rest = b[35 + sid + 3:]
+            if len(rest) >= 2:
+                for t, v in parse_exts(rest[2:]):
+                    if t == 43 and len(v) == 2:
+                        version = int.from_bytes(v, "big")
+            break
+    for who, recs in (("client", crec), ("server", srec)):
+        enc = False
+        hs = bytearray()
+        hs_frames = []  # (offset in hs, frame)
+        run = []
+        for r in recs:
+            kind = {20: "ChangeCipherSpec", 21: "Alert", 22: "Handshake", 23: "ApplicationData"}[r["type"]]
+            line = "  TLS %s #%s%s rec %s ver=%s len=%d" % (who, r["frame"], "" if r["lastFrame"] == r["frame"] else "-%s" % r["lastFrame"],
+                                                       kind, vname(r["ver"]), r["len"])
+            if r["truncated"]:
+                line += " (truncated at capture end)"
+            if r["type"] == 21:
+                if enc or r["len"] != 2:
+                    line += " ENCRYPTED alert"
+                else:
+                    lvl = {1: "warning", 2: "fatal"}.get(r["body"][0], r["body"][0])
+                    line += " %s %s (%d)" % (lvl, ALERTS.get(r["body"][1], "?"), r["body"][1])
+            elif r["type"] == 22 and not enc:
+                hs_frames.append((len(hs), r["frame"]))
+                hs += r["body"]
+            elif r["type"] == 22 and enc:
+                line += " (encrypted handshake)"
+            elif r["type"] == 23 and r["len"] == 19:
+                line += " (19 bytes = 2-byte plaintext + content type + 16-byte AEAD tag: an encrypted TLS 1.3 alert?)"
+            # long runs of application data: show the first two and the last two of a run
+            if r["type"] == 23 and r["len"] != 19:
+                run.append(line)
+            else:
+                flush_run(run)
+                print(line)
+            if r["type"] == 20:
+                enc = True
+            if who == "server" and version == 0x0304 and r["type"] == 22 and r["body"][:1] == b"\x02":
+                enc = True
+        flush_run(run)
+        # handshake messages of the unencrypted part
+        p = 0
+        while p + 4 <= len(hs):
+            t = hs[p]
+            ln = int.from_bytes(hs[p + 1:p + 4], "big")
+            body = bytes(hs[p + 4:p + 4 + ln])
+            fr = None
+            for o, f in hs_frames:
+                if o <= p:
+                    fr = f
+            print("    %s handshake %s (frame %s, %d bytes%s)" % (who, HS_TYPES.get(t, t), fr, ln,
+                                                               ", truncated" if len(body) < ln else ""))
+            if t == 1 and len(body) > 38:
+                legacy = int.from_bytes(body[0:2], "big")
+                q = 34
+                q += 1 + body[q]
+                ncs = int.from_bytes(body[q:q + 2], "big")
+                suites = [int.from_bytes(body[q + 2 + i:q + 4 + i], "big") for i in range(0, ncs, 2)]
+                q += 2 + ncs
+                q += 1 + body[q]
+                exts = parse_exts(body[q + 2:]) if q + 2 <= len(body) else []
+                sni = None
+                versions = None
+                for et, ev in exts:
+                    if et == 0 and len(ev) > 5:
+                        sni = ev[5:5 + int.from_bytes(ev[3:5], "big")].decode("latin1")
+                    if et == 43:
+                        versions = [int.from_bytes(ev[1 + i:3 + i], "big") for i in range(0, ev[0], 2)]
+                print("      legacy_version=%s supported_versions=%s -> clientVersions=%s" % (
+                    vname(legacy), [vname(v) for v in versions] if versions is not None else "(absent)",
+                    [vname(v) for v in versions if vname(v) != "GREASE"] if versions is not None else [vname(legacy)]))
+                print("      serverName(SNI)=%r extensions=%s" % (sni, [et for et, _ in exts]))
+                print("      cipher suites (%d): %s" % (len(suites), ", ".join(CIPHERS.get(c, "0x%04x" % c) for c in suites)))
+            elif t == 2 and len(body) > 38:
+                sid = body[34]
+                cs_ = int.from_bytes(body[35 + sid:37 + sid], "big")
+                hrr = body[2:34] == HRR_RANDOM
+                print("      %sversion=%s cipherSuite=%s" % ("HelloRetryRequest! " if hrr else "", vname(version or 0),
+                                                          CIPHERS.get(cs_, "0x%04x" % cs_)))
+            elif t == 11 and len(body) >= 3:
+                q = 3
+                n = 0
+                while q + 3 <= len(body):
+                    cl = int.from_bytes(body[q:q + 3], "big")
+                    der = body[q + 3:q + 3 + cl]
+                    print("      cert[%d] %s" % (n, cert_facts(der)))
+                    q += 3 + cl
+                    n += 1
+            p += 4 + ln
+    if cs.gaps or ss.gaps:
+        print("  NOTE: sequence gaps (lost/out-of-order segments) c->s %s s->c %s" % (cs.gaps, ss.gaps))
+
+
 def classify(data):
     if not data:
         return ""
@@ -140,6 +385,7 @@ def main(path):
         print("=== connection %d  client %s:%d  server %s:%d" % (i, cli[0], cli[1], srv[0], srv[1]))
         c2s = bytearray()
         s2c = bytearray()
+        cstream, sstream = Stream(), Stream()
         cr = cc = None
         for f in conns[key]:
             fl = int(f["tcp.flags"], 16)
@@ -147,6 +393,7 @@ def main(path):
             payload = bytes.fromhex(f["tcp.payload"]) if f["tcp.payload"] else b""
             what = ""
             if payload:
+                (cstream if frm == "c->s" else sstream).add(int(f["frame.number"]), int(f["tcp.seq_raw"]), payload)
                 what = classify(payload)
                 if frm == "c->s":
                     if not c2s and cr is None:
@@ -164,6 +411,7 @@ def main(path):
         if cc:
             print("  first s->c payload frame %s: %s" % (cc[0], decode_cc(cc[1])))
         print("  bytes c->s=%d s->c=%d" % (len(c2s), len(s2c)))
+        tls_summary(cstream, sstream)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@
 #   VANTAGE=client|server   interface tcpdump listens on (default: the scenario's, normally client)
 #   LOG_DIR=DIR             if set, copy server/client/tcpdump logs of the run into DIR/SCENARIO/
 #   RWLAB_DEBUG=1           trace the script (set -x)
+#   KEYLOG=1                log the client's TLS secrets (NSS key log format) to WORK/tls-keys.log through
+#                           a tiny LD_PRELOAD shim compiled on the fly (needs gcc + libssl-dev); with
+#                           LOG_DIR it is kept as LOG_DIR/SCENARIO/tls-keys.log (tshark -o tls.keylog_file:...)
 #
 # Must run as root (network namespaces, iptables, tcpdump). Only traffic between
 # the two namespaces created here (10.77.0.0/24 on a veth pair) and loopback is
@@ -54,6 +57,16 @@ SCENARIOS=(
   "rdp-only-tls-offered|xrdp security_layer=rdp, xfreerdp /sec:tls offers only TLS: xrdp selects PROTOCOL_RDP anyway, client aborts"
   "request-reset|xrdp running, server-side iptables answers client segments with payload by a TCP RST (an IPS-style reject): the Connection Request draws a reset"
   "not-rdp-on-port|a plain HTTP server (python3 http.server) owns port 3389: the client's Connection Request is answered with HTTP, not an X.224 Confirm"
+  "tls12-success|xrdp security_layer=tls ssl_protocols=TLSv1.2, xfreerdp /sec:tls pinned to TLS 1.2 (OPENSSL_CONF): TLS 1.2 handshake, certificate visible; client killed after ~4 s"
+  "tls13-success|xrdp security_layer=tls ssl_protocols=TLSv1.3, xfreerdp /sec:tls pinned to TLS 1.3 (OPENSSL_CONF): TLS 1.3 handshake; client killed after ~4 s"
+  "cert-expired-tls12|xrdp (TLS 1.2) presents a lab-CA-issued certificate that expired 2021-01-01; xfreerdp trusts the CA, /cert:deny, no /cert:ignore: client refuses it"
+  "cert-expired-tls13|same expired certificate over TLS 1.3 (certificate encrypted on the wire): client refuses it"
+  "cert-untrusted|xrdp (TLS 1.2 only) with a self-signed certificate the client does not trust; xfreerdp /cert:deny, default TLS versions: client refuses it"
+  "tls-version-mismatch|xrdp ssl_protocols=TLSv1.3 only, xfreerdp pinned to TLS 1.2 only: no common TLS version"
+  "server-key-unreadable|xrdp run as user xrdp (as Debian's unit does) with key_file a root-only 0600 file: it cannot load its TLS key"
+  "no-shared-cipher|xrdp and xfreerdp pinned to TLS 1.2, xrdp tls_ciphers=ECDHE-RSA-AES256-GCM-SHA384, xfreerdp /tls-ciphers:AES128-SHA: no common cipher suite"
+  "server-key-mismatch|xrdp whose key_file does not belong to its certificate (certificate renewed, old key kept): it cannot set up TLS"
+  "nla-success-tls12|shadow /sec:nla with SAM file, xfreerdp /sec:nla +auth-only pinned to TLS 1.2: CredSSP completes, server certificate visible"
 )
 
 die() { echo "record.sh: $*" >&2; exit 1; }
@@ -82,9 +95,20 @@ scenario_exists() {
 #   CLIENT_PASS    1 = pass /p:PASSWORD (0 for xrdp sessions that should stop at xrdp's login screen)
 #   XRDP_CRYPT     xrdp crypt_level= (Standard RDP Security only; see README for why rdp-security uses fips)
 #   DEFAULT_VANTAGE client | server
+# TLS knobs (see "TLS scenarios" in the README):
+#   CERT           self (throw-away self-signed, default) | ca-valid | ca-expired (issued by the lab CA, fixed dates)
+#   KEY_FAULT      none | unreadable (xrdp only: key_file root-only 0600, xrdp run as user xrdp)
+#                  | mismatch (key_file is a different RSA key than the certificate's)
+#   XRDP_TLS       xrdp ssl_protocols= (default: the packaged "TLSv1.2, TLSv1.3")
+#   XRDP_CIPHERS   xrdp tls_ciphers= (empty: leave the packaged default)
+#   CLIENT_TLS     "" | 1.2 | 1.3: pin the client's OpenSSL to one TLS version through an OPENSSL_CONF file
+#   CLIENT_CERT    ignore (/cert:ignore, default) | deny (/cert:deny: verify; refuse, or prompt and read
+#                  EOF from /dev/null, which refuses too)
+#   CLIENT_TRUST   none | ca (SSL_CERT_FILE = the lab CA: the client's OpenSSL trusts it)
 configure_scenario() {
   SERVER=none SERVER_SEC= FIREWALL=none CLIENT_SEC= CLIENT_EXTRA=() CLIENT_SECS=10 DEFAULT_VANTAGE=client
   CLIENT_PASS=1 XRDP_CRYPT=high
+  CERT=self KEY_FAULT=none XRDP_TLS="TLSv1.2, TLSv1.3" XRDP_CIPHERS= CLIENT_TLS= CLIENT_CERT=ignore CLIENT_TRUST=none
   case "$1" in
     tls-success)                 SERVER=xrdp SERVER_SEC=tls CLIENT_SEC=tls CLIENT_SECS=4 CLIENT_PASS=0 ;;
     tls-success-server-vantage)  SERVER=xrdp SERVER_SEC=tls CLIENT_SEC=tls CLIENT_SECS=4 DEFAULT_VANTAGE=server CLIENT_PASS=0 ;;
@@ -103,6 +127,19 @@ configure_scenario() {
     rdp-only-tls-offered)        SERVER=xrdp SERVER_SEC=rdp CLIENT_SEC=tls CLIENT_SECS=8 ;;
     request-reset)               SERVER=xrdp SERVER_SEC=tls FIREWALL=reset-client-payload CLIENT_SEC=tls CLIENT_SECS=8 ;;
     not-rdp-on-port)             SERVER=http CLIENT_SEC=tls CLIENT_SECS=8 ;;
+    tls12-success)               SERVER=xrdp SERVER_SEC=tls XRDP_TLS=TLSv1.2 CLIENT_SEC=tls CLIENT_TLS=1.2 CLIENT_SECS=4 CLIENT_PASS=0 ;;
+    tls13-success)               SERVER=xrdp SERVER_SEC=tls XRDP_TLS=TLSv1.3 CLIENT_SEC=tls CLIENT_TLS=1.3 CLIENT_SECS=4 CLIENT_PASS=0 ;;
+    cert-expired-tls12)          SERVER=xrdp SERVER_SEC=tls XRDP_TLS=TLSv1.2 CERT=ca-expired CLIENT_SEC=tls CLIENT_TLS=1.2 \
+                                 CLIENT_CERT=deny CLIENT_TRUST=ca CLIENT_EXTRA=(/cert:name:rwlab-server) CLIENT_SECS=8 CLIENT_PASS=0 ;;
+    cert-expired-tls13)          SERVER=xrdp SERVER_SEC=tls XRDP_TLS=TLSv1.3 CERT=ca-expired CLIENT_SEC=tls CLIENT_TLS=1.3 \
+                                 CLIENT_CERT=deny CLIENT_TRUST=ca CLIENT_EXTRA=(/cert:name:rwlab-server) CLIENT_SECS=8 CLIENT_PASS=0 ;;
+    cert-untrusted)              SERVER=xrdp SERVER_SEC=tls XRDP_TLS=TLSv1.2 CLIENT_SEC=tls CLIENT_CERT=deny CLIENT_SECS=8 CLIENT_PASS=0 ;;
+    tls-version-mismatch)        SERVER=xrdp SERVER_SEC=tls XRDP_TLS=TLSv1.3 CLIENT_SEC=tls CLIENT_TLS=1.2 CLIENT_SECS=8 ;;
+    server-key-unreadable)       SERVER=xrdp SERVER_SEC=tls KEY_FAULT=unreadable CLIENT_SEC=tls CLIENT_SECS=8 ;;
+    server-key-mismatch)         SERVER=xrdp SERVER_SEC=tls KEY_FAULT=mismatch CLIENT_SEC=tls CLIENT_SECS=8 ;;
+    no-shared-cipher)            SERVER=xrdp SERVER_SEC=tls XRDP_TLS=TLSv1.2 XRDP_CIPHERS=ECDHE-RSA-AES256-GCM-SHA384 \
+                                 CLIENT_SEC=tls CLIENT_TLS=1.2 CLIENT_EXTRA=(/tls-ciphers:AES128-SHA) CLIENT_SECS=8 ;;
+    nla-success-tls12)           SERVER=shadow SERVER_SEC=nla CLIENT_SEC=nla CLIENT_TLS=1.2 CLIENT_EXTRA=(+auth-only) CLIENT_SECS=10 ;;
     *) die "unknown scenario '$1' (see --list)" ;;
   esac
 }
@@ -139,7 +176,8 @@ cleanup() {
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
   if [[ -n ${LOG_DIR:-} && -n $WORK && -d $WORK ]]; then
     mkdir -p "$LOG_DIR/$SCENARIO"
-    cp "$WORK"/*.log "$WORK"/*.out "$WORK"/xrdp/xrdp.log "$WORK"/xrdp/xrdp.ini "$LOG_DIR/$SCENARIO/" 2>/dev/null
+    cp "$WORK"/*.log "$WORK"/*.out "$WORK"/xrdp/xrdp.log "$WORK"/xrdp/xrdp.ini "$WORK"/cert.pem \
+       "$WORK"/openssl-client.cnf "$WORK"/ca/ca.pem "$WORK"/ca/ca.log "$WORK"/tls-keys.log "$LOG_DIR/$SCENARIO/" 2>/dev/null
   fi
   for ns in "$NS_C" "$NS_S"; do
     ip netns list 2>/dev/null | grep -qw "$ns" && ip netns del "$ns" 2>/dev/null
@@ -268,10 +306,122 @@ start_xvfb() { # start_xvfb NS NAME -> sets XDISPLAY
   XDISPLAY=$n
 }
 
-make_cert() {
-  openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 \
-    -subj "/CN=rwlab-server" -keyout "$WORK/key.pem" -out "$WORK/cert.pem" >/dev/null 2>&1
+make_cert() { # -> $WORK/cert.pem + $WORK/key.pem, the server's TLS identity (kind: $CERT)
+  case "$CERT" in
+    self)
+      openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 \
+        -subj "/CN=rwlab-server" -keyout "$WORK/key.pem" -out "$WORK/cert.pem" >/dev/null 2>&1 ;;
+    ca-valid)   make_ca; issue_cert 20240101000000Z 20340101000000Z ;;
+    ca-expired) make_ca; issue_cert 20200101000000Z 20210101000000Z ;;
+    *) die "unknown certificate kind $CERT" ;;
+  esac
   chmod 600 "$WORK/key.pem"
+  if [[ $KEY_FAULT == mismatch ]]; then
+    # the certificate stays, the key file is replaced by an unrelated RSA key
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/key.pem" >/dev/null 2>&1
+    chmod 600 "$WORK/key.pem"
+  fi
+}
+
+# A throw-away lab CA ($WORK/ca). `openssl req -x509` (OpenSSL 3.0) cannot backdate a
+# certificate, `openssl ca -startdate/-enddate` can: the CA signs itself with fixed
+# dates (2019..2039) and then issues the server certificate with the dates asked for.
+make_ca() {
+  local d=$WORK/ca
+  mkdir -p "$d/newcerts"
+  : >"$d/index.txt"
+  echo 1000 >"$d/serial"
+  cat >"$d/ca.cnf" <<EOF_CNF
+[ca]
+default_ca = rwlab_ca
+[rwlab_ca]
+dir = $d
+database = \$dir/index.txt
+new_certs_dir = \$dir/newcerts
+serial = \$dir/serial
+default_md = sha256
+policy = policy_any
+unique_subject = no
+email_in_dn = no
+copy_extensions = none
+[policy_any]
+commonName = supplied
+[ext_ca]
+basicConstraints = critical,CA:true
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[ext_server]
+basicConstraints = CA:false
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:rwlab-server,IP:$ADDR_S
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF_CNF
+  openssl req -new -newkey rsa:2048 -nodes -subj "/CN=rwlab-ca" \
+    -keyout "$d/ca.key" -out "$d/ca.csr" >/dev/null 2>&1
+  openssl ca -batch -notext -config "$d/ca.cnf" -selfsign -keyfile "$d/ca.key" \
+    -startdate 20190101000000Z -enddate 20391231000000Z -extensions ext_ca \
+    -in "$d/ca.csr" -out "$d/ca.pem" >"$d/ca.log" 2>&1 || die "lab CA: openssl ca -selfsign failed (see $d/ca.log)"
+}
+
+issue_cert() { # issue_cert STARTDATE ENDDATE (YYYYMMDDHHMMSSZ): CN=rwlab-server signed by the lab CA
+  local d=$WORK/ca
+  openssl req -new -newkey rsa:2048 -nodes -subj "/CN=rwlab-server" \
+    -keyout "$WORK/key.pem" -out "$d/server.csr" >/dev/null 2>&1
+  openssl ca -batch -notext -config "$d/ca.cnf" -cert "$d/ca.pem" -keyfile "$d/ca.key" \
+    -startdate "$1" -enddate "$2" -extensions ext_server \
+    -in "$d/server.csr" -out "$WORK/cert.pem" >>"$d/ca.log" 2>&1 || die "lab CA: issuing the server certificate failed"
+}
+
+# OpenSSL config for the client only (OPENSSL_CONF): FreeRDP 2 has no TLS min/max
+# version option, but every SSL_CTX it creates starts from the system_default section.
+# MinProtocol/MaxProtocol alone do NOT work: FreeRDP 2's tls_prepare() calls
+# SSL_CTX_set_min_proto_version(TLS1_VERSION) and set_max_proto_version(0) right after
+# SSL_CTX_new(), which overrides them. The (deprecated) `Protocol` command sets the
+# SSL_OP_NO_TLSv1_x option bits instead, and FreeRDP only ever adds option bits.
+client_openssl_conf() { # client_openssl_conf 1.2|1.3 -> $WORK/openssl-client.cnf
+  cat >"$WORK/openssl-client.cnf" <<EOF_CNF
+openssl_conf = rwlab_init
+[rwlab_init]
+ssl_conf = rwlab_ssl
+[rwlab_ssl]
+system_default = system_default_sect
+[system_default_sect]
+MinProtocol = TLSv$1
+MaxProtocol = TLSv$1
+Protocol = -ALL, TLSv$1
+EOF_CNF
+}
+
+# KEYLOG=1: OpenSSL 3.0 has no SSLKEYLOGFILE and FreeRDP 2 no key-log option, so a shim
+# interposes SSL_new() and installs SSL_CTX_set_keylog_callback() on the client's context.
+# It only writes the secrets to a file: the bytes on the wire are the same without it.
+build_keylog_shim() { # -> $WORK/keylog.so
+  need gcc
+  cat >"$WORK/keylog.c" <<'EOF_C'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <openssl/ssl.h>
+static void rwlab_keylog(const SSL *ssl, const char *line)
+{
+  const char *path = getenv("RWLAB_KEYLOG_FILE");
+  FILE *f;
+  (void)ssl;
+  if (path && (f = fopen(path, "a")) != NULL) { fprintf(f, "%s\n", line); fclose(f); }
+}
+SSL *SSL_new(SSL_CTX *ctx)
+{
+  static SSL *(*real_new)(SSL_CTX *);
+  if (!real_new) real_new = (SSL *(*)(SSL_CTX *))dlsym(RTLD_NEXT, "SSL_new");
+  if (ctx) SSL_CTX_set_keylog_callback(ctx, rwlab_keylog);
+  return real_new(ctx);
+}
+EOF_C
+  gcc -shared -fPIC -O2 -o "$WORK/keylog.so" "$WORK/keylog.c" -ldl -lssl >"$WORK/keylog-build.log" 2>&1 \
+    || die "KEYLOG=1: building the key-log shim failed (gcc + libssl-dev needed, see $WORK/keylog-build.log)"
 }
 
 nt_hash() { # MD4(UTF-16LE(password)) as lowercase hex
@@ -317,12 +467,24 @@ start_xrdp() {
       -e "s/^crypt_level=.*/crypt_level=$XRDP_CRYPT/" \
       -e "s#^certificate=.*#certificate=$WORK/cert.pem#" \
       -e "s#^key_file=.*#key_file=$WORK/key.pem#" \
+      -e "s/^ssl_protocols=.*/ssl_protocols=$XRDP_TLS/" \
+      -e "${XRDP_CIPHERS:+s/^#*tls_ciphers=.*/tls_ciphers=$XRDP_CIPHERS/}" \
       -e "s#^LogFile=.*#LogFile=$WORK/xrdp/xrdp.log#" \
       -e "s/^LogLevel=.*/LogLevel=DEBUG/" \
       -e "s/^EnableSyslog=.*/EnableSyslog=false/" \
       /etc/xrdp/xrdp.ini >"$ini"
   grep -q "^security_layer=$SERVER_SEC\$" "$ini" || die "could not set security_layer in $ini"
-  bg_in_ns "$NS_S" "$WORK/xrdp.out" env HOME="$WORK/home-s" timeout -k 2 120 xrdp --nodaemon --config "$ini"
+  grep -q "^ssl_protocols=$XRDP_TLS\$" "$ini" || die "could not set ssl_protocols in $ini"
+  local run_as=()
+  if [[ $KEY_FAULT == unreadable ]]; then
+    # The Debian unit runs xrdp as user xrdp; a key_file that is root:root 0600 (or
+    # root:ssl-cert 0640 without xrdp in ssl-cert) is the classic mistake. Our key.pem is
+    # root:root 0600 already; the log dir must be writable for the unprivileged xrdp.
+    need setpriv
+    chown xrdp "$WORK/xrdp"
+    run_as=(setpriv --reuid=xrdp --regid=xrdp --init-groups)
+  fi
+  bg_in_ns "$NS_S" "$WORK/xrdp.out" env HOME="$WORK/home-s" timeout -k 2 120 "${run_as[@]}" xrdp --nodaemon --config "$ini"
   wait_for 15 "xrdp to listen on $RDP_PORT" server_listening
 }
 
@@ -367,14 +529,25 @@ run_client() {
   # xrdp: no password, so xrdp shows its login screen instead of trying an autologon
   # through sesman (not running here); the NLA scenarios need the password for CredSSP.
   [[ $CLIENT_PASS == 1 ]] && args+=("/p:$LAB_PASS")
-  args+=(/cert:ignore /client-hostname:rwlab-client /log-level:INFO /size:800x600)
+  args+=("/cert:$CLIENT_CERT" /client-hostname:rwlab-client /log-level:INFO /size:800x600)
   [[ -n $CLIENT_SEC ]] && args+=("/sec:$CLIENT_SEC")
   args+=("${CLIENT_EXTRA[@]}")
   mkdir -p "$WORK/home-c"
-  log "client: xfreerdp ${args[*]/\/p:*//p:***} (max ${CLIENT_SECS}s)"
+  local envs=(HOME="$WORK/home-c" XDG_CONFIG_HOME="$WORK/home-c/.config" DISPLAY=":$CLIENT_DISPLAY")
+  if [[ -n $CLIENT_TLS ]]; then
+    client_openssl_conf "$CLIENT_TLS"
+    envs+=(OPENSSL_CONF="$WORK/openssl-client.cnf")
+  fi
+  # the client's OpenSSL default trust store becomes the lab CA alone
+  [[ $CLIENT_TRUST == ca ]] && envs+=(SSL_CERT_FILE="$WORK/ca/ca.pem" SSL_CERT_DIR="$WORK/ca/no-such-dir")
+  if [[ ${KEYLOG:-0} == 1 ]]; then
+    build_keylog_shim
+    envs+=(LD_PRELOAD="$WORK/keylog.so" RWLAB_KEYLOG_FILE="$WORK/tls-keys.log")
+  fi
+  log "client: ${envs[*]:3} xfreerdp ${args[*]/\/p:*//p:***} (max ${CLIENT_SECS}s)"
   local rc=0 pid
   # background + wait, so that a signal to this script interrupts the wait at once
-  ip netns exec "$NS_C" env HOME="$WORK/home-c" XDG_CONFIG_HOME="$WORK/home-c/.config" DISPLAY=":$CLIENT_DISPLAY" \
+  ip netns exec "$NS_C" env "${envs[@]}" \
     timeout -s TERM -k 3 "$CLIENT_SECS" xfreerdp "${args[@]}" </dev/null >"$WORK/client.log" 2>&1 9>&- &
   pid=$!
   PIDS+=("$pid")
@@ -435,7 +608,7 @@ main() {
   local out_dir=${2:-$REPO_ROOT/tests/fixtures}
   case "$1" in
     --list|-l) list_scenarios ;;
-    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
+    -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
     all)
       local e failed=0
       for e in "${SCENARIOS[@]}"; do
