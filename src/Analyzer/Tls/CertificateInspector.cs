@@ -50,16 +50,21 @@ public static class CertificateInspector
 
     public static Inspected Inspect(byte[] der, DateTime captureTimeUtc)
     {
-        X509Certificate2 cert;
+        // X509Certificate2 decodes lazily: a corrupt extension or key throws on first access, so
+        // the whole judgment runs under one guard and a broken certificate becomes a finding.
         try
         {
-            cert = X509CertificateLoader.LoadCertificate(der);
+            return InspectDecoded(X509CertificateLoader.LoadCertificate(der), captureTimeUtc);
         }
         catch (CryptographicException e)
         {
             return new Inspected(new CertificateReport { Sha256 = Convert.ToHexString(SHA256.HashData(der)), DecodeError = e.Message },
                 null, ["not a decodable X.509 certificate"]);
         }
+    }
+
+    private static Inspected InspectDecoded(X509Certificate2 cert, DateTime captureTimeUtc)
+    {
 
         var notBefore = cert.NotBefore.ToUniversalTime();
         var notAfter = cert.NotAfter.ToUniversalTime();
@@ -155,6 +160,18 @@ public static class CertificateInspector
     /// SANs first (RFC 6125 6.4), the subject CN only when there are no DNS SANs.
     /// </summary>
     public static bool Matches(X509Certificate2 cert, string name)
+    {
+        try
+        {
+            return MatchesUnguarded(cert, name);
+        }
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    private static bool MatchesUnguarded(X509Certificate2 cert, string name)
     {
         if (IPAddress.TryParse(name, out var ip))
         {
