@@ -3,6 +3,7 @@ using RdpWire.Analyzer.Report;
 using RdpWire.Capture;
 using RdpWire.Capture.Decoding;
 using RdpWire.Capture.Tcp;
+using RdpWire.RdpParser.Rdpeudp;
 
 namespace RdpWire.Analyzer;
 
@@ -28,12 +29,17 @@ public sealed class CaptureAnalyzer
     private readonly List<Finding> _captureFindings = [];
     private long _firstTicks;
     private long _lastTicks;
-    private readonly List<long> _scratchFrames = [];
+    private readonly Dictionary<FlowKey, UdpConnectionState> _udpFlows = [];
+    private long _nextConnectionId = 1;
+    private long _udpFlowsRefused;
+
+    /// <summary>RDP-UDP flows tracked at once; later ones are counted, not followed.</summary>
+    public const int MaxUdpFlows = 10_000;
 
     public CaptureAnalyzer(string name, CaptureFormat format, AnalyzerOptions? options = null)
     {
         _options = options ?? new AnalyzerOptions();
-        _table = new TcpFlowTable<ConnectionState>(_options.Limits, c => new ConnectionState(c), OnConnectionEnd);
+        _table = new TcpFlowTable<ConnectionState>(_options.Limits, c => new ConnectionState(c), OnConnectionEnd, () => _nextConnectionId++);
         _summary = new CaptureSummary
         {
             Path = name,
@@ -99,6 +105,7 @@ public sealed class CaptureAnalyzer
                 if (p.SourcePort == RdpPort || p.DestinationPort == RdpPort)
                 {
                     _summary.RdpUdpDatagrams++;
+                    ProcessRdpUdp(p);
                 }
                 break;
             case TransportKind.Icmp:
@@ -212,6 +219,30 @@ public sealed class CaptureAnalyzer
     private static string SynText(string what, in DecodedPacket p) =>
         p.TcpOptions.Mss is ushort mss ? $"{what} (MSS {mss})" : what;
 
+    /// <summary>An RDP-UDP flow starts with a well-formed SYN (MS-RDPEUDP 3.1.5.1.1) to port 3389.</summary>
+    private void ProcessRdpUdp(in DecodedPacket p)
+    {
+        var src = new Endpoint(p.Source, p.SourcePort);
+        var dst = new Endpoint(p.Destination, p.DestinationPort);
+        var key = FlowKey.Of(src, dst, 17);
+        RdpeudpDatagram? datagram = RdpeudpDatagram.TryParse(p.Payload.Span, out var g) ? g : null;
+        if (!_udpFlows.TryGetValue(key, out var flow))
+        {
+            if (datagram is not { IsSyn: true } || p.DestinationPort != RdpPort)
+            {
+                return;
+            }
+            if (_udpFlows.Count >= MaxUdpFlows)
+            {
+                _udpFlowsRefused++;
+                return;
+            }
+            flow = new UdpConnectionState(_nextConnectionId++, src, dst, new FrameRef(p.Packet.Frame, p.Packet.TimestampTicks));
+            _udpFlows[key] = flow;
+        }
+        flow.Process(p, datagram);
+    }
+
     private void ProcessIcmpError(in DecodedPacket p)
     {
         var q = p.IcmpQuoted;
@@ -289,6 +320,24 @@ public sealed class CaptureAnalyzer
     public AnalysisReport Complete(IReadOnlyList<LinkType> linkTypes, long truncatedPackets)
     {
         _table.Flush();
+        foreach (var flow in _udpFlows.Values)
+        {
+            var report = VerdictEngine.DecideUdp(flow, _lastTicks);
+            _finished.Add(report);
+            ConnectionDecided?.Invoke(report);
+        }
+        _udpFlows.Clear();
+        if (_udpFlowsRefused > 0)
+        {
+            _captureFindings.Add(new Finding
+            {
+                Code = "capture.flow-limit",
+                Severity = "warning",
+                Phase = Phases.RdpeudpSyn,
+                Summary = $"More RDP-UDP flows than tracked: {_udpFlowsRefused} SYN(s) of further flows were counted but not followed",
+                Detail = $"At most {MaxUdpFlows} RDP-UDP flows are followed at once.",
+            });
+        }
         _summary.LinkTypes = linkTypes.Select(LinkTypeNames.Name).ToList();
         _summary.TruncatedPackets = truncatedPackets;
         if (_summary.Packets > 0)

@@ -126,6 +126,13 @@ public static class FindingCatalog
                 "Right after the MCS Connect Initial of a client that sent no RDP_NEG_REQ (Standard RDP Security only), it usually means the server requires TLS or NLA and had no other way to say so: let the client negotiate (mstsc: do not force `negotiate security layer:i:0`; FreeRDP: `/sec:tls` or `/sec:nla`), or allow Standard RDP Security on the server (`SecurityLayer`=0 under `HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp`; weak, last resort).",
             ],
             ["0x3 (disconnectReasonByServer) with the extended reason; pairing not documented"]),
+        new FindingDefinition("udp.no-response", "warning", Phases.RdpeudpSyn,
+            "RDP-UDP SYN datagrams were never answered (the client falls back to TCP)",
+            [
+                "Allow UDP 3389 in both directions on every firewall in the path (Windows Defender Firewall rule \"Remote Desktop - User Mode (UDP-In)\", cloud security groups, NAT).",
+                "Make sure the server offers UDP: GPO \"Select RDP transport protocols\" = Use both UDP and TCP.",
+            ],
+            []),
         new FindingDefinition("tls.alert", "error", Phases.Tls,
             "A TLS alert ended the handshake",
             [

@@ -29,7 +29,7 @@ public sealed class CaptureSummary
     public long TruncatedPackets { get; set; }
     /// <summary>Addition: packets that were not IP or whose headers could not be decoded.</summary>
     public long UndecodedPackets { get; set; }
-    /// <summary>Addition: UDP datagrams to or from port 3389 (RDP-UDP, MS-RDPEUDP), not yet analyzed.</summary>
+    /// <summary>Addition: UDP datagrams to or from port 3389 (RDP-UDP, MS-RDPEUDP, or anything else there).</summary>
     public long RdpUdpDatagrams { get; set; }
     /// <summary>Addition: the one-line reason reading stopped early, when it did.</summary>
     public string? ReadError { get; set; }
@@ -71,6 +71,8 @@ public sealed class ConnectionReport
     public List<LadderStep> Ladder { get; init; } = [];
     /// <summary>Addition: TCP facts behind the verdict.</summary>
     public TcpReport? Tcp { get; set; }
+    /// <summary>Addition: the RDP-UDP handshake (transport "udp").</summary>
+    public RdpeudpReport? Rdpeudp { get; set; }
 }
 
 public sealed class NegotiationReport
@@ -141,6 +143,21 @@ public sealed class TlsAlertReport
     public required bool Encrypted { get; init; }
     /// <summary>Addition: true for a TLS 1.3 record taken for an alert by its 19-byte length (the type is hidden).</summary>
     public bool InferredFromLength { get; init; }
+}
+
+public sealed class RdpeudpReport
+{
+    public bool Lossy { get; set; }
+    public string? ClientVersion { get; set; }
+    public string? ServerVersion { get; set; }
+    public int? UpStreamMtu { get; set; }
+    public int? DownStreamMtu { get; set; }
+    public string? CorrelationId { get; set; }
+    public int SynCount { get; set; }
+    public long? SynAckFrame { get; set; }
+    public long? EstablishedFrame { get; set; }
+    public long ClientDatagrams { get; set; }
+    public long ServerDatagrams { get; set; }
 }
 
 public sealed class TcpReport

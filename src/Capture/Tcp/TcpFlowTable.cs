@@ -45,17 +45,21 @@ public sealed class TcpFlowTable<TState> where TState : class
     private long _nextId = 1;
     private long _lastSweepTicks;
 
+    /// <param name="nextId">Where connection ids come from, when other flow tables share the numbering.</param>
     public TcpFlowTable(FlowTableLimits limits, Func<TcpConnection, TState> createState,
-        Action<TcpConnection, TState, ConnectionEndReason> onEnd)
+        Action<TcpConnection, TState, ConnectionEndReason> onEnd, Func<long>? nextId = null)
     {
         _limits = limits;
         _createState = createState;
         _onEnd = onEnd;
+        _nextIdSource = nextId ?? (() => _nextId++);
         _budget = new ReassemblyBudget(limits.MaxHeldBytesTotal);
     }
 
+    private readonly Func<long> _nextIdSource;
+
     public int Count => _flows.Count;
-    public long ConnectionsCreated => _nextId - 1;
+    public long ConnectionsCreated { get; private set; }
     public long Evictions { get; private set; }
     public ReassemblyBudget Budget => _budget;
 
@@ -87,7 +91,8 @@ public sealed class TcpFlowTable<TState> where TState : class
             EvictOldest();
         }
         var (client, server) = ChooseRoles(p, src, dst);
-        var conn = new TcpConnection(_nextId++, client, server, pureSyn, _budget, _limits.MaxHeldBytesPerDirection);
+        var conn = new TcpConnection(_nextIdSource(), client, server, pureSyn, _budget, _limits.MaxHeldBytesPerDirection);
+        ConnectionsCreated++;
         var created = new Entry(conn, _createState(conn)) { LastTicks = now };
         _flows[key] = created;
         return (conn, created.State);

@@ -26,13 +26,9 @@ public static class TextReport
         {
             sb.AppendLine(CultureInfo.InvariantCulture, $"{f.Severity}: {f.Code}: {f.Summary}");
         }
-        if (cap.RdpUdpDatagrams > 0)
-        {
-            sb.AppendLine(CultureInfo.InvariantCulture, $"note: {cap.RdpUdpDatagrams} UDP datagram(s) on port 3389 (RDP-UDP, MS-RDPEUDP); this version does not analyze the UDP transport.");
-        }
         if (report.Connections.Count == 0)
         {
-            sb.AppendLine(CultureInfo.InvariantCulture, $"No RDP connections over TCP in this capture: no TCP traffic to port 3389 and no RDP Connection Request on any port ({cap.Packets} packets read).");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"No RDP connections in this capture: no TCP traffic to port 3389, no RDP Connection Request on any port and no RDP-UDP handshake ({cap.Packets} packets read).");
             return sb.ToString();
         }
         sb.AppendLine();

@@ -100,10 +100,20 @@ public class ZeekCorpusTests
     }
 
     [CorpusFact]
-    public void RdpeudpOnly_NoTcpConnection_UdpDatagramsCounted()
+    public void Rdpeudp_SynSynAckAck_EstablishedRdpUdpFlow()
     {
+        // Zeek: RDP-UDP SYN, SYN+ACK, established, over IPv6 loopback.
         var report = Analyze("rdpeudp-handshake-success.pcap");
-        Assert.Empty(report.Connections);
-        Assert.True(report.Capture.RdpUdpDatagrams > 0);
+        var c = Assert.Single(report.Connections);
+        Assert.Equal("udp", c.Transport);
+        Assert.Equal("::1", c.Client.Ip);
+        Assert.Equal(3389, c.Server.Port);
+        Assert.Equal(Phases.RdpeudpEstablished, c.PhaseReached);
+        Assert.Equal("ok", c.Verdict.Code);
+        Assert.Equal(2, c.Rdpeudp!.SynAckFrame);
+        Assert.Equal(3, c.Rdpeudp.EstablishedFrame);
+        Assert.Equal(1232, c.Rdpeudp.UpStreamMtu);
+        Assert.Equal("RDPUDP_PROTOCOL_VERSION_2", c.Rdpeudp.ServerVersion);
+        Assert.False(c.Rdpeudp.Lossy);
     }
 }
