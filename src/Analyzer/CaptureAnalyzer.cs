@@ -22,6 +22,10 @@ public sealed record AnalyzerOptions
 public sealed class CaptureAnalyzer
 {
     private const ushort RdpPort = 3389;
+    // RFC 792 / RFC 1191: type 3 code 4; RFC 4443: ICMPv6 type 2.
+    private const byte IcmpUnreachable = 3;
+    private const byte IcmpFragmentationNeeded = 4;
+    private const byte Icmpv6PacketTooBig = 2;
     private readonly AnalyzerOptions _options;
     private readonly TcpFlowTable<ConnectionState> _table;
     private readonly List<ConnectionReport> _finished = [];
@@ -137,6 +141,7 @@ public sealed class CaptureAnalyzer
         state.Packets[d]++;
         state.LastPacket[d] = at;
         RecordTcpFacts(state, p, info, at, arrow);
+        state.Path.OnSegment(p, info, conn, at);
 
         if (info.Disposition is SegmentDisposition.InOrder or SegmentDisposition.PartialRetransmission)
         {
@@ -254,6 +259,12 @@ public sealed class CaptureAnalyzer
         var at = new FrameRef(p.Packet.Frame, p.Packet.TimestampTicks);
         var state = f.State;
         state.IcmpErrors.Add((at, p.IcmpType, p.IcmpCode, p.Transport == TransportKind.Icmpv6, p.Source));
+        bool tooBig = p.Transport == TransportKind.Icmpv6 ? p.IcmpType == Icmpv6PacketTooBig : p.IcmpType == IcmpUnreachable && p.IcmpCode == IcmpFragmentationNeeded;
+        if (tooBig)
+        {
+            var quoted = new Endpoint(q.Source, q.SourcePort) == f.Connection.Client ? TcpDirection.ClientToServer : TcpDirection.ServerToClient;
+            state.Path.TooBig.Add((at, p.IcmpMtu, p.Source, quoted));
+        }
         state.LastTicks = at.Ticks;
         state.AddStep(at, "icmp", $"{IcmpText.Describe(p.IcmpType, p.IcmpCode, p.Transport == TransportKind.Icmpv6)} from {p.Source}");
     }

@@ -36,6 +36,9 @@ public sealed class ConnectionState : IRdpStreamEvents
 
     public TcpConnection Connection { get; }
 
+    /// <summary>Segment sizes, acknowledgments and ICMP about the path (MTU, loss, windows).</summary>
+    public NetworkPath.PathObservations Path { get; } = new();
+
     /// <summary>The TLS state both directions' parsers share (who encrypts from when).</summary>
     public TlsSessionState Tls { get; } = new();
 

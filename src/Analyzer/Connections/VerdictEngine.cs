@@ -60,6 +60,15 @@ public static partial class VerdictEngine
 
         var ctx = new Context(s, report, close, captureEndTicks, certificates);
         var verdict = Diagnose(ctx);
+        if (PathFindings(ctx, verdict) is { } pathVerdict)
+        {
+            // The path explains how the connection ended; what the protocols showed stays as evidence.
+            if (verdict is not null && verdict.Code is not ("ok" or "incomplete"))
+            {
+                report.Findings.Add(verdict);
+            }
+            verdict = pathVerdict;
+        }
         AddSideFindings(ctx, verdict);
         AddTlsSideFindings(ctx, verdict);
         if (verdict?.Code == "tcp.icmp-unreachable")

@@ -78,6 +78,39 @@ public static class ExpectationChecker
                     problems.Add($"{where}: evidence frames {string.Join(",", missing)} not cited (cited: {string.Join(",", got)})");
                 }
             }
+            if (e.TryGetProperty("findingCodes", out var fc) && fc.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var code in fc.EnumerateArray().Select(x => x.GetString()))
+                {
+                    if (!a.Findings.Any(f => f.Code == code))
+                    {
+                        problems.Add($"{where}: finding {code} expected, not reported (got {string.Join(",", a.Findings.Select(f => f.Code))})");
+                    }
+                }
+            }
+            if (e.TryGetProperty("absentFindingCodes", out var afc) && afc.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var code in afc.EnumerateArray().Select(x => x.GetString()))
+                {
+                    if (a.Findings.Any(f => f.Code == code))
+                    {
+                        problems.Add($"{where}: finding {code} must not be reported");
+                    }
+                }
+            }
+            if (e.TryGetProperty("realPathMtu", out var mtu) && mtu.ValueKind == JsonValueKind.Number)
+            {
+                int real = mtu.GetInt32();
+                if (a.Path is not { } path || real < path.MtuLow || real > path.MtuHigh)
+                {
+                    problems.Add($"{where}: the path MTU estimate {(a.Path is { } p ? $"{p.MtuLow}..{p.MtuHigh}" : "(none)")} does not bracket the real {real}");
+                }
+            }
+            if (e.TryGetProperty("icmpNextHopMtu", out var hop) && hop.ValueKind == JsonValueKind.Number
+                && a.Path?.IcmpNextHopMtu != hop.GetInt32())
+            {
+                problems.Add($"{where}: ICMP next-hop MTU expected {hop.GetInt32()}, got {a.Path?.IcmpNextHopMtu?.ToString() ?? "none"}");
+            }
             if (e.TryGetProperty("tls", out var t) && t.ValueKind == JsonValueKind.Object)
             {
                 CheckTls(t, a.Tls, where + " tls", problems);

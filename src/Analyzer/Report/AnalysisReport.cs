@@ -71,6 +71,8 @@ public sealed class ConnectionReport
     public List<LadderStep> Ladder { get; init; } = [];
     /// <summary>Addition: TCP facts behind the verdict.</summary>
     public TcpReport? Tcp { get; set; }
+    /// <summary>Addition: what the capture proves about the path (MTU estimate, ICMP).</summary>
+    public PathReport? Path { get; set; }
     /// <summary>Addition: the RDP-UDP handshake (transport "udp").</summary>
     public RdpeudpReport? Rdpeudp { get; set; }
 }
@@ -143,6 +145,16 @@ public sealed class TlsAlertReport
     public required bool Encrypted { get; init; }
     /// <summary>Addition: true for a TLS 1.3 record taken for an alert by its 19-byte length (the type is hidden).</summary>
     public bool InferredFromLength { get; init; }
+}
+
+public sealed class PathReport
+{
+    /// <summary>The path MTU lies between these (IP packet bytes, inclusive).</summary>
+    public int MtuLow { get; set; }
+    public int MtuHigh { get; set; }
+    /// <summary>The direction whose packets the estimate is about: "client" or "server" sending.</summary>
+    public string? Direction { get; set; }
+    public int? IcmpNextHopMtu { get; set; }
 }
 
 public sealed class RdpeudpReport

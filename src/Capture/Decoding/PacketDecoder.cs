@@ -47,6 +47,142 @@ public static class PacketDecoder
             : DecodeIpv6(packet, ipOffset, ref decoded);
     }
 
+    /// <summary>
+    /// Decodes the transport header of a datagram rebuilt from fragments (RFC 791 3.2, RFC 8200 4.5)
+    /// exactly as <see cref="TryDecode"/> decodes an unfragmented one: ports, sequence, TCP options,
+    /// payload. <paramref name="ipPayload"/> is everything after the first fragment's header (for
+    /// IPv6, after the unfragmentable part: extension headers of the fragmentable part such as
+    /// destination options are walked here). <paramref name="protocol"/> is the IPv4 protocol, or the
+    /// next header of the offset-zero fragment's fragment header. <paramref name="ipHeaderLength"/> is
+    /// the first fragment's IPv4 header length, or 40 plus the IPv6 unfragmentable extension headers.
+    /// The result carries <paramref name="completingPacket"/> (frame number, time) and a
+    /// <see cref="DecodedPacket.Payload"/> that borrows <paramref name="ipPayload"/>; it is not a
+    /// fragment (<see cref="DecodedPacket.IsFragment"/> false).
+    /// </summary>
+    public static DecodeResult TryDecodeReassembled(in CapturedPacket completingPacket, byte ipVersion,
+        NetAddress source, NetAddress destination, byte protocol, byte ttl, uint identification,
+        int ipHeaderLength, ReadOnlyMemory<byte> ipPayload, out DecodedPacket decoded)
+    {
+        decoded = new DecodedPacket
+        {
+            Packet = completingPacket,
+            IpVersion = ipVersion,
+            Source = source,
+            Destination = destination,
+            IpProtocol = protocol,
+            IpTotalLength = ipHeaderLength + ipPayload.Length,
+            IpHeaderLength = ipVersion == Ipv4Header.Version ? (byte)Math.Min(ipHeaderLength, byte.MaxValue) : Ipv6Header.Length,
+            Ttl = ttl,
+            IpIdentification = identification,
+        };
+        if (ipVersion is not (Ipv4Header.Version or Ipv6Header.Version))
+        {
+            return DecodeResult.Malformed;
+        }
+
+        // The rebuilt payload stands in for the frame: every offset below is relative to it.
+        var carrier = new CapturedPacket(completingPacket.Frame, completingPacket.TimestampTicks,
+            completingPacket.LinkType, completingPacket.InterfaceId, ipPayload.Length, ipPayload);
+        int transportStart = 0;
+        byte upperLayer = protocol;
+        if (ipVersion == Ipv6Header.Version)
+        {
+            DecodeResult walked = Ipv6ExtensionHeaders.TryWalk(ipPayload.Span, ipPayload.Length, protocol,
+                out Ipv6ExtensionHeaders extensions);
+            if (walked != DecodeResult.Ok)
+            {
+                return walked;
+            }
+            transportStart = extensions.Length;
+            upperLayer = extensions.UpperLayerProtocol;
+            decoded = decoded with { IpProtocol = upperLayer };
+        }
+        return DecodeTransport(carrier, ref decoded, new TransportSpan(
+            upperLayer, ipVersion, transportStart, ipPayload.Length, ipPayload.Length - transportStart,
+            IsNonFirstFragment: false, MoreFragments: false));
+    }
+
+    /// <summary>
+    /// Finds the fragment data of an IP fragment in its frame, for reassembly: after the IPv4 header
+    /// (RFC 791 3.2), or after the IPv6 fragment header (RFC 8200 4.5: the unfragmentable part, then
+    /// the fragment header, then this fragment's share of the fragmentable part). Malformed: not IP,
+    /// an IPv6 packet without a fragment header, or an IPv6 jumbogram (RFC 2675 3: never fragmented).
+    /// </summary>
+    internal static DecodeResult TryLocateFragmentData(in CapturedPacket packet, out IpFragmentLocation location)
+    {
+        location = default;
+        ReadOnlySpan<byte> frame = packet.Data.Span;
+        DecodeResult result = LinkLayer.TryLocateIpHeader(packet.LinkType, frame, out int ipOffset, out byte ipVersion);
+        if (result != DecodeResult.Ok)
+        {
+            return result == DecodeResult.Truncated ? result : DecodeResult.Malformed;
+        }
+        ReadOnlySpan<byte> ip = frame[ipOffset..];
+        if (ipVersion == Ipv4Header.Version)
+        {
+            result = Ipv4Header.TryRead(ip, out Ipv4Header v4);
+            if (result != DecodeResult.Ok)
+            {
+                return result;
+            }
+            int datagramLength = v4.TotalLength == 0 ? ip.Length : v4.TotalLength;
+            location = new IpFragmentLocation(ipOffset + v4.HeaderLength, ipOffset + Math.Min(datagramLength, ip.Length),
+                datagramLength - v4.HeaderLength, v4.Protocol, v4.HeaderLength);
+            return DecodeResult.Ok;
+        }
+
+        result = Ipv6Header.TryRead(ip, out Ipv6Header v6);
+        if (result != DecodeResult.Ok)
+        {
+            return result;
+        }
+        if (v6.PayloadLength == 0)
+        {
+            return DecodeResult.Malformed;
+        }
+        int wireLength = v6.PayloadLength;
+        ReadOnlySpan<byte> captured = ip[Ipv6Header.Length..Math.Min(ip.Length, Ipv6Header.Length + wireLength)];
+        byte nextHeader = v6.NextHeader;
+        int offset = 0;
+        // RFC 8200 4.5 fragment header: next header, reserved, offset + M, identification. Options
+        // headers count 8-octet units past the first 8; RFC 4302 2.2 AH counts 4-octet units minus 2.
+        const int fragmentHeaderLength = 8;
+        const int optionsLengthUnit = 8;
+        const int authenticationLengthUnit = 4;
+        for (int count = 0; count < Ipv6ExtensionHeaders.MaxExtensionHeaders; count++)
+        {
+            var kind = (IpProtocolNumber)nextHeader;
+            int minimum = kind == IpProtocolNumber.Ipv6Fragment ? fragmentHeaderLength : 2;
+            if (kind is not (IpProtocolNumber.Ipv6HopByHopOptions or IpProtocolNumber.Ipv6Routing
+                or IpProtocolNumber.Ipv6Fragment or IpProtocolNumber.Ipv6DestinationOptions
+                or IpProtocolNumber.AuthenticationHeader) || wireLength - offset < minimum)
+            {
+                return DecodeResult.Malformed;
+            }
+            if (captured.Length - offset < minimum)
+            {
+                return DecodeResult.Truncated;
+            }
+            ReadOnlySpan<byte> header = captured[offset..];
+            if (kind == IpProtocolNumber.Ipv6Fragment)
+            {
+                int dataStart = offset + fragmentHeaderLength;
+                location = new IpFragmentLocation(ipOffset + Ipv6Header.Length + dataStart,
+                    ipOffset + Ipv6Header.Length + captured.Length, wireLength - dataStart, header[0],
+                    Ipv6Header.Length + offset);
+                return DecodeResult.Ok;
+            }
+            offset += kind == IpProtocolNumber.AuthenticationHeader
+                ? (header[1] + 2) * authenticationLengthUnit
+                : (header[1] + 1) * optionsLengthUnit;
+            if (wireLength < offset)
+            {
+                return DecodeResult.Malformed;
+            }
+        }
+        return DecodeResult.Malformed;
+    }
+
     private static DecodeResult DecodeIpv4(in CapturedPacket packet, int ipOffset, ref DecodedPacket decoded)
     {
         ReadOnlySpan<byte> ip = packet.Data.Span[ipOffset..];
@@ -279,6 +415,15 @@ public static class PacketDecoder
         };
     }
 }
+
+/// <summary>Where an IP fragment's data lies in its frame (<see cref="PacketDecoder.TryLocateFragmentData"/>).</summary>
+/// <param name="DataStart">Offset of the fragment data in the frame.</param>
+/// <param name="CapturedEnd">End of the fragment's captured bytes in the frame (Ethernet padding excluded).</param>
+/// <param name="WireLength">Fragment data bytes on the wire, from the IP header.</param>
+/// <param name="NextHeader">IPv4 protocol, or the IPv6 fragment header's next header.</param>
+/// <param name="UnfragmentableLength">IPv4 header length, or 40 plus the IPv6 extension headers before the fragment header.</param>
+internal readonly record struct IpFragmentLocation(
+    int DataStart, int CapturedEnd, int WireLength, byte NextHeader, int UnfragmentableLength);
 
 /// <summary>IANA Assigned Internet Protocol Numbers (IPv4 protocol / IPv6 next header) the decoder follows.</summary>
 internal enum IpProtocolNumber : byte

@@ -1,0 +1,154 @@
+using System.Globalization;
+using RdpWire.Analyzer.NetworkPath;
+using RdpWire.Analyzer.Report;
+using RdpWire.Capture.Tcp;
+
+namespace RdpWire.Analyzer.Connections;
+
+/// <summary>
+/// The network path under the handshake: PMTU black holes seen from either end (RFC 2923,
+/// RFC 4821), ICMP "fragmentation needed"/"packet too big" (RFC 1191, RFC 8201), offload-sized
+/// frames, loss, zero windows and round-trip time.
+/// </summary>
+public static partial class VerdictEngine
+{
+    /// <summary>Below this an IP packet is never "large" (RFC 791's minimum reassembly size).</summary>
+    private const int MinimumLargePacket = 576;
+    private const double HighRttMilliseconds = 300;
+
+    private sealed record BlackHole(TcpDirection Direction, FrameRef At, int MtuLow, int MtuHigh, string Evidence, List<long> Frames);
+
+    private static BlackHole? DetectBlackHole(Context ctx)
+    {
+        var s = ctx.S;
+        foreach (var dir in new[] { TcpDirection.ServerToClient, TcpDirection.ClientToServer })
+        {
+            var d = s.Path.Of(dir);
+            var peerMss = s.Path.Of(dir == TcpDirection.ServerToClient ? TcpDirection.ClientToServer : TcpDirection.ServerToClient).AdvertisedMss;
+            string sender = Side(dir), receiver = Side(dir == TcpDirection.ServerToClient ? TcpDirection.ClientToServer : TcpDirection.ServerToClient);
+            var icmp = s.Path.TooBig.Where(t => t.QuotedDirection == dir).ToList();
+
+            // Seen from the sender: large segments retransmitted again and again, never
+            // acknowledged, while smaller segments of the same direction were.
+            var lost = d.Outstanding
+                .Where(x => x.Retransmits >= 2 && x.IpLength > Math.Max(d.LargestIpAcked, MinimumLargePacket) && x.IpLength <= PathObservations.EthernetMtu * 64)
+                .OrderBy(x => x.At.Frame)
+                .ToList();
+            if (lost.Count > 0 && (d.AckedSegments > 0 || s.Packets[1 - (int)dir] > 0))
+            {
+                int smallestLost = lost.Min(x => x.IpLength);
+                int low = Math.Max(d.LargestIpAcked, 68);
+                int high = smallestLost - 1;
+                if (icmp.Count > 0)
+                {
+                    low = high = (int)icmp.Min(t => t.Mtu);
+                }
+                var first = lost[0];
+                string icmpNote = icmp.Count > 0
+                    ? $" An ICMP 'fragmentation needed' (next-hop MTU {icmp[0].Mtu}, frame {F(icmp[0].At)}) reached the capture, yet the {sender} kept sending large segments: something after the capture point drops the ICMP, or the {sender} ignores it."
+                    : " No ICMP 'fragmentation needed' / 'packet too big' reached the capture: a router on the path drops large packets and its ICMP is filtered.";
+                return new BlackHole(dir, first.At, low, high,
+                    $"Seen from the {sender}: {lost.Count} segment(s) of {smallestLost}–{lost.Max(x => x.IpLength)} bytes (IP length) were sent and retransmitted up to {lost.Max(x => x.Retransmits)} times (first in frame {F(first.At)}) and never acknowledged, while the {receiver} acknowledged smaller ones (up to {d.LargestIpAcked} bytes)"
+                    + (first.DontFragment ? " and the large ones carry DF (don't fragment)." : ".") + icmpNote,
+                    [.. lost.Take(8).Select(x => x.At.Frame), .. lost.Where(x => x.LastRetransmit is not null).Take(4).Select(x => x.LastRetransmit!.Value.Frame), .. icmp.Select(t => t.At.Frame)]);
+            }
+
+            // Seen from the receiver: the sender's own sequence numbers (in ACKs, keep-alives,
+            // window updates) prove it sent bytes that never arrived, and nothing large arrived.
+            var stream = s.Connection.Stream(dir);
+            // Data that arrives after the first jump means the capture, not the path, missed
+            // bytes (e.g. tcpdump drops): only a sender that never gets data through qualifies.
+            if (d.SequenceJumps > 0 && d.FirstSequenceJump is { } jumpAt && d.LargestIpSent < PathObservations.EthernetMtu
+                && d.OffloadFrames == 0 && (s.LastPayload[(int)dir] is not { } lastData || lastData.Frame < jumpAt.Frame))
+            {
+                int low = Math.Max(d.LargestIpSent, 68);
+                int high = peerMss is ushort mss ? mss + (s.Connection.Server.Address.IsIPv6 ? 60 : 40) : PathObservations.EthernetMtu;
+                if (icmp.Count > 0)
+                {
+                    low = high = (int)icmp.Min(t => t.Mtu);
+                }
+                var waiting = dir == TcpDirection.ServerToClient ? s.TrailingRetransmissionFrames[C2S] : s.TrailingRetransmissionFrames[S2C];
+                return new BlackHole(dir, jumpAt, low, Math.Max(low, high),
+                    $"Seen from the {receiver}: the {sender}'s segments carry sequence numbers up to {d.LargestSequenceJump} bytes beyond what arrived (first in frame {F(jumpAt)}, {d.SequenceJumps} such segment(s)): it sent data that never reached the {receiver}, while its small packets (at most {d.LargestIpSent} bytes) did. The {receiver} advertised MSS {peerMss?.ToString(CultureInfo.InvariantCulture) ?? "?"}, so the {sender} sends packets up to {high} bytes."
+                    + (waiting.Count > 0 ? $" The {receiver} meanwhile retransmits its own request ({waiting.Count} time(s)): the {sender} never answered it with data that got through." : ""),
+                    [jumpAt.Frame, .. waiting.Take(6)]);
+            }
+        }
+        return null;
+    }
+
+    private static Finding? PathFindings(Context ctx, Finding? verdict)
+    {
+        var s = ctx.S;
+        bool failed = verdict is not null && verdict.Code is not ("ok" or "incomplete");
+        var blackHole = DetectBlackHole(ctx);
+        Finding? newVerdict = null;
+        if (blackHole is { } bh)
+        {
+            string range = bh.MtuLow == bh.MtuHigh ? $"{bh.MtuLow} bytes" : $"between {bh.MtuLow} and {bh.MtuHigh} bytes";
+            newVerdict = Make(ctx, "path.mtu-blackhole", bh.At,
+                $"Path MTU black hole: large packets from the {Side(bh.Direction)} are lost while small ones pass (path MTU {range})",
+                $"{bh.Evidence} Estimated path MTU: {range}. The handshake stalls at the first message too large for the path (here in the {ctx.Report.PhaseReached} phase): usually the server's TLS certificate flight.",
+                bh.Frames, phase: ctx.Report.PhaseReached,
+                fix:
+                [
+                    $"Let ICMP type 3 code 4 (IPv4 'fragmentation needed') and ICMPv6 type 2 ('packet too big') through every firewall between client and server; PMTU discovery depends on them (RFC 1191, RFC 8201).",
+                    $"Or clamp the TCP MSS on the router or VPN gateway in the path to fit the smaller link: Linux `iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu` (or `--set-mss {Math.Max(536, bh.MtuLow - 40)}`); Cisco `ip tcp adjust-mss {Math.Max(536, bh.MtuLow - 40)}`.",
+                    $"As a workaround on the sending host, lower its interface MTU to at most {bh.MtuLow}: Windows `netsh interface ipv4 set subinterface \"<interface>\" mtu={bh.MtuLow} store=persistent`; Linux `ip link set dev <if> mtu {bh.MtuLow}`; or enable black-hole detection (Windows `EnablePMTUBHDetect`=1 under `HKLM\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters`; Linux `sysctl net.ipv4.tcp_mtu_probing=1`).",
+                ]);
+            ctx.Report.Path = new PathReport { MtuLow = bh.MtuLow, MtuHigh = bh.MtuHigh, Direction = Side(bh.Direction) };
+        }
+
+        foreach (var t in s.Path.TooBig)
+        {
+            var d = s.Path.Of(t.QuotedDirection);
+            bool recovered = blackHole is null && d.AckedSegments > 0;
+            ctx.Report.Findings.Add(Make(ctx, "path.icmp-frag-needed", t.At,
+                $"{t.From} reported a smaller path MTU ({t.Mtu} bytes) for the {Side(t.QuotedDirection)}'s packets" + (recovered ? "; the sender adapted and the connection went on" : ""),
+                $"Frame {F(t.At)}: ICMP 'fragmentation needed' / 'packet too big' from {t.From}, next-hop MTU {t.Mtu}, quoting a {Side(t.QuotedDirection)} packet of this connection."
+                + (recovered ? " Segments sent afterwards were acknowledged: path MTU discovery worked (RFC 1191)." : ""),
+                [t.At.Frame], severity: recovered ? "info" : "warning"));
+            ctx.Report.Path ??= new PathReport { MtuLow = (int)t.Mtu, MtuHigh = (int)t.Mtu, Direction = Side(t.QuotedDirection) };
+            ctx.Report.Path.IcmpNextHopMtu ??= (int)t.Mtu;
+        }
+
+        foreach (var dir in new[] { TcpDirection.ClientToServer, TcpDirection.ServerToClient })
+        {
+            var d = s.Path.Of(dir);
+            if (d.OffloadFrames > 0)
+            {
+                ctx.Report.Findings.Add(Make(ctx, "capture.offload-artifacts", null,
+                    $"{d.OffloadFrames} {Side(dir)} frame(s) larger than the {PathObservations.EthernetMtu}-byte MTU (up to {d.LargestOffloadFrame} bytes): segmentation offload on the capturing host, not jumbo frames",
+                    $"The capture was taken on the {Side(dir)} itself with TSO/GSO (or GRO) on: the kernel hands tcpdump super-segments that the NIC splits into MSS-sized packets ({d.AdvertisedMss?.ToString(CultureInfo.InvariantCulture) ?? "?"} bytes or less) on the wire. Sizes in this capture are not packet sizes on the path; to see those, capture with `ethtool -K <if> tso off gso off gro off` or on another host.",
+                    [], severity: "info"));
+            }
+            if (d.FirstZeroWindow is { } zw)
+            {
+                ctx.Report.Findings.Add(Make(ctx, "path.zero-window", zw,
+                    $"The {Side(dir)} advertised a zero receive window {d.ZeroWindows} time(s): it stopped reading",
+                    $"First zero window in frame {F(zw)}: the {Side(dir)}'s application did not read its socket, so the other side had to stop sending.",
+                    [zw.Frame], severity: failed ? "warning" : "info"));
+            }
+        }
+
+        long data = s.Path.Of(TcpDirection.ClientToServer).DataSegments + s.Path.Of(TcpDirection.ServerToClient).DataSegments;
+        long retrans = s.Path.Of(TcpDirection.ClientToServer).Retransmissions + s.Path.Of(TcpDirection.ServerToClient).Retransmissions;
+        if (retrans >= 3 && retrans * 50 >= data)
+        {
+            var worst = s.Path.Of(TcpDirection.ServerToClient).Retransmissions >= s.Path.Of(TcpDirection.ClientToServer).Retransmissions
+                ? TcpDirection.ServerToClient : TcpDirection.ClientToServer;
+            ctx.Report.Findings.Add(Make(ctx, "path.retransmissions", null,
+                $"{retrans} of {data} data segments were retransmitted ({100.0 * retrans / Math.Max(1, data):0.#} %), most by the {Side(worst)}",
+                $"Client: {s.Path.Of(TcpDirection.ClientToServer).Retransmissions} of {s.Path.Of(TcpDirection.ClientToServer).DataSegments} data segments retransmitted; server: {s.Path.Of(TcpDirection.ServerToClient).Retransmissions} of {s.Path.Of(TcpDirection.ServerToClient).DataSegments}. Packet loss on the path slows the handshake (each loss costs at least one retransmission timeout) and can make clients give up.",
+                [], severity: failed ? "warning" : "info"));
+        }
+        if (ctx.Report.Tcp?.HandshakeRttMicroseconds is long rttUs && rttUs / 1000.0 >= HighRttMilliseconds)
+        {
+            ctx.Report.Findings.Add(Make(ctx, "path.high-rtt", s.HandshakeAck,
+                $"High round-trip time: {rttUs / 1000.0:0} ms from SYN to the handshake's ACK",
+                $"The TCP handshake took {rttUs / 1000.0:0.0} ms (last SYN frame {F(s.ClientSyns[^1])} to ACK frame {F(s.HandshakeAck!.Value)}). Every step of the RDP connection sequence costs at least one round trip.",
+                Frames(s.ClientSyns[^1], s.HandshakeAck), severity: failed ? "warning" : "info"));
+        }
+        return newVerdict;
+    }
+}

@@ -1,0 +1,148 @@
+using RdpWire.Analyzer.Connections;
+using RdpWire.Capture.Decoding;
+using RdpWire.Capture.Tcp;
+
+namespace RdpWire.Analyzer.NetworkPath;
+
+/// <summary>
+/// What one connection shows about the network path, per direction: segment sizes that were
+/// acknowledged and ones that never were, retransmissions, sequence numbers that prove bytes
+/// were sent but never reached the capture, zero windows, offload-sized frames and ICMP
+/// "fragmentation needed" / "packet too big". Bounded: at most <see cref="MaxOutstanding"/>
+/// unacknowledged segments are remembered per direction.
+/// </summary>
+public sealed class PathObservations
+{
+    public const int MaxOutstanding = 256;
+
+    /// <summary>Largest IP packet an Ethernet path carries without offload (RFC 894).</summary>
+    public const int EthernetMtu = 1500;
+
+    private readonly Direction[] _d = [new(), new()];
+
+    public Direction Of(TcpDirection direction) => _d[(int)direction];
+
+    /// <summary>ICMP "fragmentation needed" (RFC 1191) or ICMPv6 "packet too big" (RFC 8201) about this connection.</summary>
+    public List<(FrameRef At, uint Mtu, NetAddress From, TcpDirection QuotedDirection)> TooBig { get; } = [];
+
+    public sealed class Direction
+    {
+        public ushort? AdvertisedMss { get; set; }
+        public long DataSegments { get; set; }
+        public long Retransmissions { get; set; }
+        public int LargestIpSent { get; set; }
+        public int LargestIpAcked { get; set; }
+        public long AckedSegments { get; set; }
+        /// <summary>Frames far larger than the MTU: TSO/GSO or GRO artefacts of a capture on an end host.</summary>
+        public long OffloadFrames { get; set; }
+        public int LargestOffloadFrame { get; set; }
+        public List<Segment> Outstanding { get; } = [];
+        /// <summary>Segments carrying no data whose sequence number is beyond the bytes seen: sent bytes that never arrived here.</summary>
+        public FrameRef? FirstSequenceJump { get; set; }
+        public long SequenceJumps { get; set; }
+        public long LargestSequenceJump { get; set; }
+        public FrameRef? FirstZeroWindow { get; set; }
+        public long ZeroWindows { get; set; }
+    }
+
+    /// <summary>One data segment not yet acknowledged (sequence numbers as on the wire).</summary>
+    public sealed class Segment
+    {
+        public required uint Seq { get; init; }
+        public required int Length { get; init; }
+        public required int IpLength { get; init; }
+        public required FrameRef At { get; init; }
+        public required bool DontFragment { get; init; }
+        public int Retransmits { get; set; }
+        public FrameRef? LastRetransmit { get; set; }
+        public uint End => Seq + (uint)Length;
+    }
+
+    /// <summary>Takes one TCP segment after the reassembler judged it.</summary>
+    public void OnSegment(in DecodedPacket p, in TcpSegmentInfo info, TcpConnection connection, FrameRef at)
+    {
+        var me = _d[(int)info.Direction];
+        var peer = _d[1 - (int)info.Direction];
+        if ((info.Flags & TcpFlags.Syn) != 0 && p.TcpOptions.Mss is ushort mss)
+        {
+            me.AdvertisedMss = mss;
+        }
+        if (p.IpTotalLength > EthernetMtu)
+        {
+            me.OffloadFrames++;
+            me.LargestOffloadFrame = Math.Max(me.LargestOffloadFrame, p.IpTotalLength);
+        }
+        if (info.PayloadLength > 0 && !info.IsKeepAlive && (info.Flags & TcpFlags.Rst) == 0)
+        {
+            me.DataSegments++;
+            me.LargestIpSent = Math.Max(me.LargestIpSent, p.IpTotalLength);
+            uint seq = p.Sequence + ((info.Flags & TcpFlags.Syn) != 0 ? 1u : 0u);
+            if (info.Disposition is SegmentDisposition.Retransmission or SegmentDisposition.PartialRetransmission)
+            {
+                me.Retransmissions++;
+                var known = me.Outstanding.Find(s => s.Seq == seq);
+                if (known is not null)
+                {
+                    known.Retransmits++;
+                    known.LastRetransmit = at;
+                }
+                else
+                {
+                    Remember(me, seq, info.PayloadLength, p.IpTotalLength, at, p.DontFragment, retransmits: 1);
+                }
+            }
+            else
+            {
+                Remember(me, seq, info.PayloadLength, p.IpTotalLength, at, p.DontFragment, retransmits: 0);
+            }
+        }
+        else if (info.PayloadLength == 0 && (info.Flags & (TcpFlags.Syn | TcpFlags.Rst | TcpFlags.Fin)) == 0)
+        {
+            var stream = connection.Stream(info.Direction);
+            if (stream.HasBase)
+            {
+                // A FIN takes one sequence number: a pure ACK after it sits one beyond the data.
+                long expected = stream.NextOffset + stream.HeldBytes + (connection.FinSeen(info.Direction) ? 1 : 0);
+                long jump = stream.OffsetOf(p.Sequence) - expected;
+                if (jump > 0)
+                {
+                    me.SequenceJumps++;
+                    me.FirstSequenceJump ??= at;
+                    me.LargestSequenceJump = Math.Max(me.LargestSequenceJump, jump);
+                }
+            }
+        }
+        if ((info.Flags & TcpFlags.Ack) != 0)
+        {
+            Acknowledge(peer, p.Acknowledgment);
+            if (p.Window == 0 && (info.Flags & (TcpFlags.Syn | TcpFlags.Rst | TcpFlags.Fin)) == 0)
+            {
+                me.ZeroWindows++;
+                me.FirstZeroWindow ??= at;
+            }
+        }
+    }
+
+    private static void Remember(Direction d, uint seq, int length, int ipLength, FrameRef at, bool df, int retransmits)
+    {
+        if (d.Outstanding.Count >= MaxOutstanding)
+        {
+            d.Outstanding.RemoveAt(0);
+        }
+        d.Outstanding.Add(new Segment { Seq = seq, Length = length, IpLength = ipLength, At = at, DontFragment = df, Retransmits = retransmits });
+    }
+
+    private static void Acknowledge(Direction d, uint ack)
+    {
+        for (int i = d.Outstanding.Count - 1; i >= 0; i--)
+        {
+            var s = d.Outstanding[i];
+            if ((int)(ack - s.End) >= 0)
+            {
+                d.AckedSegments++;
+                d.LargestIpAcked = Math.Max(d.LargestIpAcked, s.IpLength);
+                d.Outstanding.RemoveAt(i);
+            }
+        }
+    }
+}
