@@ -2,6 +2,7 @@ using RdpWire.Analyzer.Connections;
 using RdpWire.Analyzer.Report;
 using RdpWire.Capture;
 using RdpWire.Capture.Decoding;
+using RdpWire.Capture.Fragments;
 using RdpWire.Capture.Tcp;
 using RdpWire.RdpParser.Rdpeudp;
 
@@ -34,6 +35,9 @@ public sealed class CaptureAnalyzer
     private long _firstTicks;
     private long _lastTicks;
     private readonly Dictionary<FlowKey, UdpConnectionState> _udpFlows = [];
+    private readonly IpDefragmenter _defrag = new();
+    private readonly List<IncompleteDatagram> _incompleteDatagrams = [];
+    private const int MaxFragmentFindings = 20;
     private long _nextConnectionId = 1;
     private long _udpFlowsRefused;
 
@@ -95,11 +99,22 @@ public sealed class CaptureAnalyzer
         }
         _lastTicks = Math.Max(_lastTicks, packet.TimestampTicks);
 
-        if (PacketDecoder.TryDecode(packet, out var p) != DecodeResult.Ok)
+        var result = PacketDecoder.TryDecode(packet, out var p);
+        if (p.IpVersion != 0 && p.IsFragment)
+        {
+            ProcessFragment(p);
+            return;
+        }
+        if (result != DecodeResult.Ok)
         {
             _summary.UndecodedPackets++;
             return;
         }
+        Dispatch(p);
+    }
+
+    private void Dispatch(in DecodedPacket p)
+    {
         switch (p.Transport)
         {
             case TransportKind.Tcp:
@@ -224,6 +239,69 @@ public sealed class CaptureAnalyzer
     private static string SynText(string what, in DecodedPacket p) =>
         p.TcpOptions.Mss is ushort mss ? $"{what} (MSS {mss})" : what;
 
+    /// <summary>IP fragments go to the defragmenter; a completed datagram is decoded and dispatched like any packet.</summary>
+    private void ProcessFragment(in DecodedPacket fragment)
+    {
+        if (_defrag.Add(fragment, out var datagram) == DefragResult.Completed && datagram is not null)
+        {
+            using (datagram)
+            {
+                if (datagram.TryDecode(out var whole) == DecodeResult.Ok)
+                {
+                    Dispatch(whole);
+                }
+            }
+        }
+        _defrag.Expire(fragment.Packet.TimestampTicks, _incompleteDatagrams);
+    }
+
+    private void ReportIncompleteDatagrams()
+    {
+        foreach (var d in _incompleteDatagrams.Take(MaxFragmentFindings))
+        {
+            string total = d.TotalLength is int t ? $"{d.BytesReceived} of {t} bytes" : $"{d.BytesReceived} bytes (the last fragment never arrived)";
+            _captureFindings.Add(new Finding
+            {
+                Code = "path.ip-fragments-incomplete",
+                Severity = "warning",
+                Phase = Phases.TcpConnect,
+                Frame = d.FirstFrame,
+                Time = ReportTime.Format(d.FirstTicks),
+                Summary = $"IPv{d.IpVersion} datagram {d.Source} -> {d.Destination} (id 0x{d.Identification:X}, protocol {d.Protocol}) never reassembled: {IncompleteText(d.Reason)}",
+                Detail = $"{d.Fragments} fragment(s), frames {d.FirstFrame}..{d.LastFrame}, {total}. Fragments that never complete are lost on the path (a firewall dropping non-first fragments, a link losing them) or were not captured.",
+                EvidenceFrames = d.FirstFrame == d.LastFrame ? [d.FirstFrame] : [d.FirstFrame, d.LastFrame],
+                Fix =
+                [
+                    "Find where fragments are lost: firewalls and NAT devices that drop non-first fragments, or links that lose them. Avoid fragmentation altogether by clamping the TCP MSS or lowering the MTU on the tunnel or VPN that forces it.",
+                ],
+            });
+        }
+        if (_incompleteDatagrams.Count > MaxFragmentFindings)
+        {
+            _captureFindings.Add(new Finding
+            {
+                Code = "path.ip-fragments-incomplete",
+                Severity = "warning",
+                Phase = Phases.TcpConnect,
+                Summary = $"{_incompleteDatagrams.Count - MaxFragmentFindings} more IP datagrams never reassembled",
+                Detail = "Only the first ones are listed one by one.",
+            });
+        }
+        _incompleteDatagrams.Clear();
+    }
+
+    private static string IncompleteText(IncompleteReason reason) => reason switch
+    {
+        IncompleteReason.Timeout => "fragments missing when its reassembly timer ran out",
+        IncompleteReason.Overlap => "overlapping fragments with different content (discarded, RFC 5722)",
+        IncompleteReason.Inconsistent => "fragments that contradict each other",
+        IncompleteReason.Truncated => "a fragment cut by the capture's snaplen",
+        IncompleteReason.DatagramCap or IncompleteReason.ByteCap or IncompleteReason.FragmentCap => "the reassembly memory limit was reached",
+        IncompleteReason.SizeCap => "it would exceed 65535 bytes",
+        IncompleteReason.CaptureEnd => "fragments still missing when the capture ended",
+        _ => reason.ToString(),
+    };
+
     /// <summary>An RDP-UDP flow starts with a well-formed SYN (MS-RDPEUDP 3.1.5.1.1) to port 3389.</summary>
     private void ProcessRdpUdp(in DecodedPacket p)
     {
@@ -330,6 +408,8 @@ public sealed class CaptureAnalyzer
     /// <summary>Ends every open connection and assembles the report.</summary>
     public AnalysisReport Complete(IReadOnlyList<LinkType> linkTypes, long truncatedPackets)
     {
+        _defrag.Flush(_incompleteDatagrams);
+        ReportIncompleteDatagrams();
         _table.Flush();
         foreach (var flow in _udpFlows.Values)
         {

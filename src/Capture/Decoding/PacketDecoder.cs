@@ -172,6 +172,7 @@ public static class PacketDecoder
                     Ipv6Header.Length + offset);
                 return DecodeResult.Ok;
             }
+            nextHeader = header[0];
             offset += kind == IpProtocolNumber.AuthenticationHeader
                 ? (header[1] + 2) * authenticationLengthUnit
                 : (header[1] + 1) * optionsLengthUnit;
