@@ -38,7 +38,11 @@ public static partial class VerdictEngine
             {
                 int smallestLost = lost.Min(x => x.IpLength);
                 int low = Math.Max(d.LargestIpAcked, 68);
-                int high = smallestLost - 1;
+                // With segmentation offload a captured "segment" is a super-frame; on the wire the
+                // packets are at most the receiver's MSS plus headers, and it is those that were lost.
+                int headers = s.Connection.Server.Address.IsIPv6 ? 60 : 40;
+                int onWire = peerMss is ushort pm ? Math.Min(smallestLost, pm + headers) : smallestLost;
+                int high = Math.Max(low, onWire - 1);
                 if (icmp.Count > 0)
                 {
                     low = high = (int)icmp.Min(t => t.Mtu);
