@@ -135,15 +135,20 @@ public static partial class VerdictEngine
             }
         }
 
-        long data = s.Path.Of(TcpDirection.ClientToServer).DataSegments + s.Path.Of(TcpDirection.ServerToClient).DataSegments;
-        long retrans = s.Path.Of(TcpDirection.ClientToServer).Retransmissions + s.Path.Of(TcpDirection.ServerToClient).Retransmissions;
-        if (retrans >= 3 && retrans * 50 >= data)
+        var c2s = s.Path.Of(TcpDirection.ClientToServer);
+        var s2c = s.Path.Of(TcpDirection.ServerToClient);
+        long data = c2s.DataSegments + s2c.DataSegments;
+        // Loss shows as retransmissions at the sender's vantage, and as segments arriving
+        // ahead of a hole (plus duplicate ACKs) at the receiver's.
+        long lossC2s = c2s.Retransmissions + c2s.OutOfOrder, lossS2c = s2c.Retransmissions + s2c.OutOfOrder;
+        long loss = lossC2s + lossS2c;
+        if (loss >= 3 && loss * 50 >= data)
         {
-            var worst = s.Path.Of(TcpDirection.ServerToClient).Retransmissions >= s.Path.Of(TcpDirection.ClientToServer).Retransmissions
-                ? TcpDirection.ServerToClient : TcpDirection.ClientToServer;
+            var worst = lossS2c >= lossC2s ? TcpDirection.ServerToClient : TcpDirection.ClientToServer;
+            long dupAcks = c2s.DuplicateAcks + s2c.DuplicateAcks;
             ctx.Report.Findings.Add(Make(ctx, "path.retransmissions", null,
-                $"{retrans} of {data} data segments were retransmitted ({100.0 * retrans / Math.Max(1, data):0.#} %), most by the {Side(worst)}",
-                $"Client: {s.Path.Of(TcpDirection.ClientToServer).Retransmissions} of {s.Path.Of(TcpDirection.ClientToServer).DataSegments} data segments retransmitted; server: {s.Path.Of(TcpDirection.ServerToClient).Retransmissions} of {s.Path.Of(TcpDirection.ServerToClient).DataSegments}. Packet loss on the path slows the handshake (each loss costs at least one retransmission timeout) and can make clients give up.",
+                $"Packet loss: {loss} of {data} data segments were retransmitted or arrived after a hole ({100.0 * loss / Math.Max(1, data):0.#} %), most from the {Side(worst)}",
+                $"Client data: {c2s.Retransmissions} retransmitted, {c2s.OutOfOrder} arrived out of order, of {c2s.DataSegments}; server data: {s2c.Retransmissions} retransmitted, {s2c.OutOfOrder} arrived out of order, of {s2c.DataSegments}; {dupAcks} duplicate ACKs. Loss on the path slows the handshake (each loss costs a retransmission, often a timeout) and can make clients give up.",
                 [], severity: failed ? "warning" : "info"));
         }
         if (ctx.Report.Tcp?.HandshakeRttMicroseconds is long rttUs && rttUs / 1000.0 >= HighRttMilliseconds)

@@ -56,6 +56,11 @@ public static partial class VerdictEngine
             ServerPayloadBytes = s.PayloadBytes[S2C],
             Retransmissions = s.Retransmissions,
             Gaps = s.Gaps,
+            DuplicateAcks = s.Path.Of(TcpDirection.ClientToServer).DuplicateAcks + s.Path.Of(TcpDirection.ServerToClient).DuplicateAcks,
+            ZeroWindows = s.Path.Of(TcpDirection.ClientToServer).ZeroWindows + s.Path.Of(TcpDirection.ServerToClient).ZeroWindows,
+            KeepAlives = s.Path.Of(TcpDirection.ClientToServer).KeepAlives + s.Path.Of(TcpDirection.ServerToClient).KeepAlives,
+            ClientMss = s.Path.Of(TcpDirection.ClientToServer).AdvertisedMss,
+            ServerMss = s.Path.Of(TcpDirection.ServerToClient).AdvertisedMss,
         };
 
         var ctx = new Context(s, report, close, captureEndTicks, certificates);

@@ -30,6 +30,8 @@ public sealed class PathObservations
         public ushort? AdvertisedMss { get; set; }
         public long DataSegments { get; set; }
         public long Retransmissions { get; set; }
+        /// <summary>Segments that arrived ahead of a hole: the ones before them were lost (or reordered) before the capture point.</summary>
+        public long OutOfOrder { get; set; }
         public int LargestIpSent { get; set; }
         public int LargestIpAcked { get; set; }
         public long AckedSegments { get; set; }
@@ -43,6 +45,10 @@ public sealed class PathObservations
         public long LargestSequenceJump { get; set; }
         public FrameRef? FirstZeroWindow { get; set; }
         public long ZeroWindows { get; set; }
+        /// <summary>Pure ACKs repeating the previous acknowledgment number (RFC 5681 2: the receiver saw a hole).</summary>
+        public long DuplicateAcks { get; set; }
+        public long KeepAlives { get; set; }
+        internal uint? LastAck { get; set; }
     }
 
     /// <summary>One data segment not yet acknowledged (sequence numbers as on the wire).</summary>
@@ -77,6 +83,10 @@ public sealed class PathObservations
             me.DataSegments++;
             me.LargestIpSent = Math.Max(me.LargestIpSent, p.IpTotalLength);
             uint seq = p.Sequence + ((info.Flags & TcpFlags.Syn) != 0 ? 1u : 0u);
+            if (info.Disposition is SegmentDisposition.OutOfOrder or SegmentDisposition.DroppedOverCap)
+            {
+                me.OutOfOrder++;
+            }
             if (info.Disposition is SegmentDisposition.Retransmission or SegmentDisposition.PartialRetransmission)
             {
                 me.Retransmissions++;
@@ -112,8 +122,18 @@ public sealed class PathObservations
                 }
             }
         }
+        if (info.IsKeepAlive)
+        {
+            me.KeepAlives++;
+        }
         if ((info.Flags & TcpFlags.Ack) != 0)
         {
+            bool pureAck = info.PayloadLength == 0 && (info.Flags & (TcpFlags.Syn | TcpFlags.Fin | TcpFlags.Rst)) == 0;
+            if (pureAck && !info.IsKeepAlive && me.LastAck == p.Acknowledgment && peer.Outstanding.Count > 0)
+            {
+                me.DuplicateAcks++;
+            }
+            me.LastAck = p.Acknowledgment;
             Acknowledge(peer, p.Acknowledgment);
             if (p.Window == 0 && (info.Flags & (TcpFlags.Syn | TcpFlags.Rst | TcpFlags.Fin)) == 0)
             {

@@ -182,6 +182,12 @@ public sealed class TcpReport
     public long ServerPayloadBytes { get; set; }
     public long Retransmissions { get; set; }
     public long Gaps { get; set; }
+    public long DuplicateAcks { get; set; }
+    public long ZeroWindows { get; set; }
+    public long KeepAlives { get; set; }
+    /// <summary>MSS each side advertised in its SYN (RFC 9293 3.7.1).</summary>
+    public int? ClientMss { get; set; }
+    public int? ServerMss { get; set; }
 }
 
 public sealed class Finding
