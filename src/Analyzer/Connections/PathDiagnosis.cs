@@ -51,10 +51,13 @@ public static partial class VerdictEngine
                 string icmpNote = icmp.Count > 0
                     ? $" An ICMP 'fragmentation needed' (next-hop MTU {icmp[0].Mtu}, frame {F(icmp[0].At)}) reached the capture, yet the {sender} kept sending large segments: something after the capture point drops the ICMP, or the {sender} ignores it."
                     : " No ICMP 'fragmentation needed' / 'packet too big' reached the capture: a router on the path drops large packets and its ICMP is filtered.";
+                var receiverDir = dir == TcpDirection.ServerToClient ? TcpDirection.ClientToServer : TcpDirection.ServerToClient;
+                var stillPassing = d.EarlyPackets.Where(x => x.At.Frame > first.At.Frame && x.Data && x.IpLength < smallestLost).Select(x => x.At.Frame).Take(3)
+                    .Concat(s.Path.Of(receiverDir).EarlyPackets.Where(x => x.At.Frame > first.At.Frame).Select(x => x.At.Frame).Take(3));
                 return new BlackHole(dir, first.At, low, high,
                     $"Seen from the {sender}: {lost.Count} segment(s) of {smallestLost}–{lost.Max(x => x.IpLength)} bytes (IP length) were sent and retransmitted up to {lost.Max(x => x.Retransmits)} times (first in frame {F(first.At)}) and never acknowledged, while the {receiver} acknowledged smaller ones (up to {d.LargestIpAcked} bytes)"
                     + (first.DontFragment ? " and the large ones carry DF (don't fragment)." : ".") + icmpNote,
-                    [.. lost.Take(8).Select(x => x.At.Frame), .. lost.Where(x => x.LastRetransmit is not null).Take(4).Select(x => x.LastRetransmit!.Value.Frame), .. icmp.Select(t => t.At.Frame)]);
+                    [.. lost.Take(8).Select(x => x.At.Frame), .. lost.Take(4).SelectMany(x => x.RetransmitFrames), .. stillPassing, .. icmp.Select(t => t.At.Frame)]);
             }
 
             // Seen from the receiver: the sender's own sequence numbers (in ACKs, keep-alives,
@@ -75,7 +78,7 @@ public static partial class VerdictEngine
                 return new BlackHole(dir, jumpAt, low, Math.Max(low, high),
                     $"Seen from the {receiver}: the {sender}'s segments carry sequence numbers up to {d.LargestSequenceJump} bytes beyond what arrived (first in frame {F(jumpAt)}, {d.SequenceJumps} such segment(s)): it sent data that never reached the {receiver}, while its small packets (at most {d.LargestIpSent} bytes) did. The {receiver} advertised MSS {peerMss?.ToString(CultureInfo.InvariantCulture) ?? "?"}, so the {sender} sends packets up to {high} bytes."
                     + (waiting.Count > 0 ? $" The {receiver} meanwhile retransmits its own request ({waiting.Count} time(s)): the {sender} never answered it with data that got through." : ""),
-                    [jumpAt.Frame, .. waiting.Take(6)]);
+                    [jumpAt.Frame, .. waiting.Take(6), .. s.Path.Of(dir == TcpDirection.ServerToClient ? TcpDirection.ClientToServer : TcpDirection.ServerToClient).EarlyPackets.Where(x => x.At.Frame > jumpAt.Frame).Select(x => x.At.Frame).Take(2)]);
             }
         }
         return null;
@@ -93,7 +96,7 @@ public static partial class VerdictEngine
             newVerdict = Make(ctx, "path.mtu-blackhole", bh.At,
                 $"Path MTU black hole: large packets from the {Side(bh.Direction)} are lost while small ones pass (path MTU {range})",
                 $"{bh.Evidence} Estimated path MTU: {range}. The handshake stalls at the first message too large for the path (here in the {ctx.Report.PhaseReached} phase): usually the server's TLS certificate flight.",
-                bh.Frames, phase: ctx.Report.PhaseReached,
+                bh.Frames.Concat(Frames(s.ClientHello, s.FirstX224Data[C2S])), phase: ctx.Report.PhaseReached,
                 fix:
                 [
                     $"Let ICMP type 3 code 4 (IPv4 'fragmentation needed') and ICMPv6 type 2 ('packet too big') through every firewall between client and server; PMTU discovery depends on them (RFC 1191, RFC 8201).",
@@ -101,6 +104,28 @@ public static partial class VerdictEngine
                     $"As a workaround on the sending host, lower its interface MTU to at most {bh.MtuLow}: Windows `netsh interface ipv4 set subinterface \"<interface>\" mtu={bh.MtuLow} store=persistent`; Linux `ip link set dev <if> mtu {bh.MtuLow}`; or enable black-hole detection (Windows `EnablePMTUBHDetect`=1 under `HKLM\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters`; Linux `sysctl net.ipv4.tcp_mtu_probing=1`).",
                 ]);
             ctx.Report.Path = new PathReport { MtuLow = bh.MtuLow, MtuHigh = bh.MtuHigh, Direction = Side(bh.Direction) };
+        }
+
+        if (blackHole is null && s.Path.TooBig.Count == 0)
+        {
+            foreach (var dir in new[] { TcpDirection.ServerToClient, TcpDirection.ClientToServer })
+            {
+                var d = s.Path.Of(dir);
+                var peerMss = s.Path.Of(dir == TcpDirection.ServerToClient ? TcpDirection.ClientToServer : TcpDirection.ServerToClient).AdvertisedMss;
+                int headers = s.Connection.Server.Address.IsIPv6 ? 60 : 40;
+                // Bytes lost in a hole, then every later segment smaller than the MSS allows: the
+                // sender lowered its path MTU (an ICMP this capture did not see) and re-segmented.
+                if (d.FirstSequenceJump is { } jump && peerMss is ushort pm && d.DataSegmentsAfterJump >= 3
+                    && d.LargestIpAfterJump > MinimumLargePacket && d.LargestIpAfterJump < pm + headers && d.OffloadFrames == 0)
+                {
+                    ctx.Report.Path = new PathReport { MtuLow = d.LargestIpAfterJump, MtuHigh = pm + headers - 1, Direction = Side(dir) };
+                    ctx.Report.Findings.Add(Make(ctx, "path.mtu-reduced", jump,
+                        $"The {Side(dir)} lost its first large packets, then sent nothing larger than {d.LargestIpAfterJump} bytes: it lowered its path MTU and recovered",
+                        $"Frame {F(jump)} arrived beyond a hole of {d.LargestSequenceJump} bytes; afterwards {d.DataSegmentsAfterJump} data segments arrived, none larger than {d.LargestIpAfterJump} bytes although the MSS allows {pm + headers}. Path MTU between {d.LargestIpAfterJump} and {pm + headers - 1} bytes; PMTU discovery worked (its ICMP is not in this capture).",
+                        [jump.Frame], severity: "info"));
+                    break;
+                }
+            }
         }
 
         foreach (var t in s.Path.TooBig)

@@ -14,6 +14,7 @@ namespace RdpWire.Analyzer.NetworkPath;
 public sealed class PathObservations
 {
     public const int MaxOutstanding = 256;
+    public const int MaxEarlyPackets = 64;
 
     /// <summary>Largest IP packet an Ethernet path carries without offload (RFC 894).</summary>
     public const int EthernetMtu = 1500;
@@ -49,6 +50,11 @@ public sealed class PathObservations
         public long DuplicateAcks { get; set; }
         public long KeepAlives { get; set; }
         internal uint? LastAck { get; set; }
+        /// <summary>The first packets of this direction (frame, IP length, carries data): the handshake's share.</summary>
+        public List<(FrameRef At, int IpLength, bool Data)> EarlyPackets { get; } = [];
+        /// <summary>Largest IP packet of this direction that arrived after the first sign of loss.</summary>
+        public int LargestIpAfterJump { get; set; }
+        public long DataSegmentsAfterJump { get; set; }
     }
 
     /// <summary>One data segment not yet acknowledged (sequence numbers as on the wire).</summary>
@@ -61,6 +67,7 @@ public sealed class PathObservations
         public required bool DontFragment { get; init; }
         public int Retransmits { get; set; }
         public FrameRef? LastRetransmit { get; set; }
+        public List<long> RetransmitFrames { get; } = [];
         public uint End => Seq + (uint)Length;
     }
 
@@ -72,6 +79,15 @@ public sealed class PathObservations
         if ((info.Flags & TcpFlags.Syn) != 0 && p.TcpOptions.Mss is ushort mss)
         {
             me.AdvertisedMss = mss;
+        }
+        if (me.EarlyPackets.Count < MaxEarlyPackets)
+        {
+            me.EarlyPackets.Add((at, p.IpTotalLength, info.PayloadLength > 0));
+        }
+        if (me.FirstSequenceJump is not null && info.PayloadLength > 0 && at.Frame != me.FirstSequenceJump.Value.Frame)
+        {
+            me.LargestIpAfterJump = Math.Max(me.LargestIpAfterJump, p.IpTotalLength);
+            me.DataSegmentsAfterJump++;
         }
         if (p.IpTotalLength > EthernetMtu)
         {
@@ -85,7 +101,13 @@ public sealed class PathObservations
             uint seq = p.Sequence + ((info.Flags & TcpFlags.Syn) != 0 ? 1u : 0u);
             if (info.Disposition is SegmentDisposition.OutOfOrder or SegmentDisposition.DroppedOverCap)
             {
+                // Data beyond a hole: the bytes before it were sent and did not arrive (yet).
                 me.OutOfOrder++;
+                var stream = connection.Stream(info.Direction);
+                long jump = stream.OffsetOf(p.Sequence) - stream.NextOffset;
+                me.SequenceJumps++;
+                me.FirstSequenceJump ??= at;
+                me.LargestSequenceJump = Math.Max(me.LargestSequenceJump, jump);
             }
             if (info.Disposition is SegmentDisposition.Retransmission or SegmentDisposition.PartialRetransmission)
             {
@@ -95,6 +117,10 @@ public sealed class PathObservations
                 {
                     known.Retransmits++;
                     known.LastRetransmit = at;
+                    if (known.RetransmitFrames.Count < 16)
+                    {
+                        known.RetransmitFrames.Add(at.Frame);
+                    }
                 }
                 else
                 {
