@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Print the facts needed to hand-write a fixture's .expect.json.
 
-    python3 tests/lab/dump.py tests/fixtures/SCENARIO.pcap
+    python3 tests/lab/dump.py tests/fixtures/SCENARIO.pcap [--keylog TLS-KEYS.LOG]
 
 Uses tshark only to split frames into TCP fields (no RDP dissection), then walks
 each TCP connection (one 4-tuple, from its SYN) and decodes the first TPKT/X.224
@@ -12,6 +12,13 @@ version/suite, the Certificate chain's subject/issuer/validity via python3-crypt
 or openssl) and alerts (level/description, or "ENCRYPTED"). It is a reading aid
 for the person writing the sidecar, not the oracle: check what it prints against
 `tshark -V` before putting it in a sidecar.
+
+--keylog FILE (the NSS key log of a KEYLOG=1 run): TLS 1.3 records are decrypted
+(python3-cryptography; AES-GCM / ChaCha20-Poly1305) and each encrypted record is
+annotated with its inner content: handshake message types, alert level/description,
+or data. Useful where tshark gives up (TLS after the X.224 negotiation, or streams with
+retransmissions re-cut at a different size, as in the path-MTU fixtures).
+TLS 1.2 records are not decrypted (use tshark -o tls.keylog_file:FILE).
 """
 import subprocess
 import sys
@@ -128,28 +135,58 @@ HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e
 
 
 class Stream:
-    """One direction of a TCP connection, reassembled by sequence number (retransmissions dropped)."""
+    """One direction of a TCP connection, reassembled by sequence number (retransmissions dropped,
+    segments that arrived out of order put back in place, bytes never captured left out)."""
 
     def __init__(self):
-        self.data = bytearray()
-        self.chunks = []   # (offset, frame) where frame's new bytes start
-        self.next_seq = None
-        self.gaps = []
+        self.segs = []     # (offset from the first payload's seq, arrival index, frame, payload)
+        self.base = None
+        self.next_off = None
+        self.gaps = []     # (frame, bytes skipped): a segment that arrived beyond the next expected byte
+        self._built = None
 
     def add(self, frame, seq, payload):
         if not payload:
             return
-        if self.next_seq is None:
-            self.next_seq = seq
-        if seq + len(payload) <= self.next_seq:
-            return
-        if seq > self.next_seq:
-            self.gaps.append((frame, seq - self.next_seq))
-        else:
-            payload = payload[self.next_seq - seq:]
-        self.chunks.append((len(self.data), frame))
-        self.data += payload
-        self.next_seq = seq + len(payload) if seq > self.next_seq else self.next_seq + len(payload)
+        if self.base is None:
+            self.base = seq
+        off = (seq - self.base) & 0xFFFFFFFF
+        if off >= 0x80000000:          # before the first payload seen (arrived late)
+            off -= 0x100000000
+        if self.next_off is None:
+            self.next_off = off
+        if off > self.next_off:
+            self.gaps.append((frame, off - self.next_off))
+        self.next_off = max(self.next_off, off + len(payload))
+        self.segs.append((off, len(self.segs), frame, payload))
+        self._built = None
+
+    def _build(self):
+        if self._built is None:
+            data = bytearray()
+            chunks = []
+            end = None
+            for off, _, frame, payload in sorted(self.segs):
+                if end is None:
+                    end = off
+                if off + len(payload) <= end:
+                    continue               # retransmission of bytes we have
+                if off > end:
+                    end = off              # bytes never captured: left out
+                piece = payload[end - off:]
+                chunks.append((len(data), frame))
+                data += piece
+                end += len(piece)
+            self._built = (data, chunks)
+        return self._built
+
+    @property
+    def data(self):
+        return self._build()[0]
+
+    @property
+    def chunks(self):
+        return self._build()[1]
 
     def frame_at(self, off):
         f = None
@@ -230,29 +267,138 @@ def flush_run(run):
     run.clear()
 
 
-def tls_summary(cs, ss):
+# ---- TLS 1.3 decryption with a key log (--keylog) --------------------------------------
+SUITE_AEAD = {0x1301: ("aesgcm", 16, "sha256"), 0x1302: ("aesgcm", 32, "sha384"), 0x1303: ("chacha", 32, "sha256")}
+
+
+def read_keylog(path):
+    keys = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3:
+                keys[(parts[0], parts[1].lower())] = bytes.fromhex(parts[2])
+    return keys
+
+
+def hkdf_expand_label(secret, label, length, hash_name):
+    import hmac
+    full = b"tls13 " + label
+    info = length.to_bytes(2, "big") + bytes([len(full)]) + full + b"\x00"
+    out, block, i = b"", b"", 1
+    while len(out) < length:
+        block = hmac.new(secret, block + info + bytes([i]), hash_name).digest()
+        out += block
+        i += 1
+    return out[:length]
+
+
+class Tls13Decryptor:
+    """One direction: handshake traffic secret until that side's Finished, then traffic secret 0."""
+
+    def __init__(self, keys, client_random, suite, who):
+        self.ok = suite in SUITE_AEAD
+        if not self.ok:
+            return
+        self.kind, self.keylen, self.hash = SUITE_AEAD[suite]
+        side = "CLIENT" if who == "client" else "SERVER"
+        self.secrets = [keys.get((side + "_HANDSHAKE_TRAFFIC_SECRET", client_random)),
+                        keys.get((side + "_TRAFFIC_SECRET_0", client_random))]
+        self.ok = all(self.secrets)
+        self.phase = 0
+        self.seq = 0
+        self.hs = bytearray()
+
+    def _aead(self):
+        secret = self.secrets[self.phase]
+        key = hkdf_expand_label(secret, b"key", self.keylen, self.hash)
+        iv = hkdf_expand_label(secret, b"iv", 12, self.hash)
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+        return (AESGCM(key) if self.kind == "aesgcm" else ChaCha20Poly1305(key)), iv
+
+    def decrypt(self, rec):
+        """-> (inner content type, plaintext) or None."""
+        if not self.ok or rec["truncated"]:
+            return None
+        aead, iv = self._aead()
+        nonce = bytes(a ^ b for a, b in zip(iv, self.seq.to_bytes(12, "big")))
+        header = bytes([rec["type"]]) + rec["ver"].to_bytes(2, "big") + rec["len"].to_bytes(2, "big")
+        try:
+            plain = aead.decrypt(nonce, rec["body"], header)
+        except Exception:
+            return None
+        self.seq += 1
+        plain = plain.rstrip(b"\x00")
+        if not plain:
+            return None
+        ctype, plain = plain[-1], plain[:-1]
+        if ctype == 22 and self.phase == 0:
+            self.hs += plain
+            p = 0
+            while p + 4 <= len(self.hs):
+                ln = int.from_bytes(self.hs[p + 1:p + 4], "big")
+                if p + 4 + ln > len(self.hs):
+                    break
+                if self.hs[p] == 20:   # this side's Finished: application traffic keys from the next record
+                    self.phase, self.seq = 1, 0
+                    break
+                p += 4 + ln
+        return ctype, plain
+
+
+def describe_inner(ctype, plain):
+    if ctype == 21 and len(plain) == 2:
+        lvl = {1: "warning", 2: "fatal"}.get(plain[0], plain[0])
+        return "decrypted: ALERT %s %s (%d)" % (lvl, ALERTS.get(plain[1], "?"), plain[1])
+    if ctype == 22:
+        types, p = [], 0
+        while p + 4 <= len(plain):
+            types.append(HS_TYPES.get(plain[p], str(plain[p])))
+            p += 4 + int.from_bytes(plain[p + 1:p + 4], "big")
+        return "decrypted: Handshake %s" % "+".join(types)
+    if ctype == 23:
+        return "decrypted: data %d bytes%s" % (len(plain), " (TPKT)" if plain[:1] == b"\x03" else "")
+    return "decrypted: content type %d, %d bytes" % (ctype, len(plain))
+
+
+def tls_summary(cs, ss, keys=None):
     """Print what the unencrypted TLS records show, per direction, in stream order."""
     crec, srec = tls_records(cs), tls_records(ss)
     if not crec and not srec:
         return
     version = None
+    suite = None
+    client_random = None
+    for r in crec:
+        if r["type"] == 22 and r["body"][:1] == b"\x01" and len(r["body"]) >= 38:
+            client_random = r["body"][6:38].hex()
+            break
     # negotiated version first (decides when the server starts encrypting)
     for r in srec:
         if r["type"] == 22 and r["body"][:1] == b"\x02":
             b = r["body"][4:]
             version = int.from_bytes(b[0:2], "big")
             sid = b[34]
+            suite = int.from_bytes(b[35 + sid:37 + sid], "big")
             rest = b[35 + sid + 3:]
             if len(rest) >= 2:
                 for t, v in parse_exts(rest[2:]):
                     if t == 43 and len(v) == 2:
                         version = int.from_bytes(v, "big")
             break
+    if keys is not None and version != 0x0304:
+        print("  (--keylog: not TLS 1.3, records not decrypted; use tshark -o tls.keylog_file:...)")
     for who, recs in (("client", crec), ("server", srec)):
         enc = False
         hs = bytearray()
         hs_frames = []  # (offset in hs, frame)
         run = []
+        dec = None
+        if keys is not None and version == 0x0304 and client_random:
+            dec = Tls13Decryptor(keys, client_random, suite, who)
+            if not dec.ok:
+                print("  (--keylog: no %s secrets for this client_random / suite)" % who)
+                dec = None
         for r in recs:
             kind = {20: "ChangeCipherSpec", 21: "Alert", 22: "Handshake", 23: "ApplicationData"}[r["type"]]
             line = "  TLS %s #%s%s rec %s ver=%s len=%d" % (who, r["frame"], "" if r["lastFrame"] == r["frame"] else "-%s" % r["lastFrame"],
@@ -272,8 +418,13 @@ def tls_summary(cs, ss):
                 line += " (encrypted handshake)"
             elif r["type"] == 23 and r["len"] == 19:
                 line += " (19 bytes = 2-byte plaintext + content type + 16-byte AEAD tag: an encrypted TLS 1.3 alert?)"
+            inner = None
+            if dec is not None and r["type"] == 23:
+                res = dec.decrypt(r)
+                inner = res[0] if res else None
+                line += " [%s]" % (describe_inner(*res) if res else "decryption failed")
             # long runs of application data: show the first two and the last two of a run
-            if r["type"] == 23 and r["len"] != 19:
+            if r["type"] == 23 and r["len"] != 19 and inner in (None, 23):
                 run.append(line)
             else:
                 flush_run(run)
@@ -360,7 +511,7 @@ def classify(data):
     return "data %s" % data[:8].hex()
 
 
-def main(path):
+def main(path, keys=None):
     conns = {}
     order = []
     other = []
@@ -411,8 +562,16 @@ def main(path):
         if cc:
             print("  first s->c payload frame %s: %s" % (cc[0], decode_cc(cc[1])))
         print("  bytes c->s=%d s->c=%d" % (len(c2s), len(s2c)))
-        tls_summary(cstream, sstream)
+        tls_summary(cstream, sstream, keys)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    args = sys.argv[1:]
+    keys = None
+    if "--keylog" in args:
+        i = args.index("--keylog")
+        keys = read_keylog(args[i + 1])
+        del args[i:i + 2]
+    if len(args) != 1:
+        sys.exit("usage: dump.py CAPTURE.pcap [--keylog TLS-KEYS.LOG]")
+    main(args[0], keys)

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # RdpWire recording lab: records one named RDP connection-setup scenario with
 # real peers (xrdp / freerdp-shadow-cli servers, xfreerdp client) running in
-# two private network namespaces joined by a veth pair.
+# two private network namespaces joined by a veth pair, or (path scenarios) in
+# three: client - router - server, the router forwarding between two /24s.
 #
 #   tests/lab/record.sh --list
 #   tests/lab/record.sh SCENARIO [OUT_DIR]     (OUT_DIR defaults to tests/fixtures)
 #   tests/lab/record.sh all [OUT_DIR]
 #
 # Environment:
-#   VANTAGE=client|server   interface tcpdump listens on (default: the scenario's, normally client)
+#   VANTAGE=client|server|router   interface tcpdump listens on (default: the scenario's, normally
+#                           client; router = the router's server-facing interface, routed scenarios only)
 #   LOG_DIR=DIR             if set, copy server/client/tcpdump logs of the run into DIR/SCENARIO/
 #   RWLAB_DEBUG=1           trace the script (set -x)
 #   KEYLOG=1                log the client's TLS secrets (NSS key log format) to WORK/tls-keys.log through
@@ -16,8 +18,9 @@
 #                           LOG_DIR it is kept as LOG_DIR/SCENARIO/tls-keys.log (tshark -o tls.keylog_file:...)
 #
 # Must run as root (network namespaces, iptables, tcpdump). Only traffic between
-# the two namespaces created here (10.77.0.0/24 on a veth pair) and loopback is
-# ever generated. See tests/lab/README.md.
+# the namespaces created here (10.77.0.0/24 on a veth pair, or 10.77.1.0/24 and
+# 10.77.2.0/24 on two veth pairs through the lab's router namespace) and loopback
+# is ever generated. See tests/lab/README.md.
 set -euo pipefail
 [[ "${RWLAB_DEBUG:-0}" == 1 ]] && set -x
 
@@ -34,6 +37,16 @@ MAC_S=02:77:00:00:00:01
 ADDR_C=10.77.0.2
 ADDR_S=10.77.0.1
 RDP_PORT=3389
+# routed topology (TOPOLOGY=routed): rwlab-c0 <-> rwlab-rc [rwlab-r] rwlab-rs <-> rwlab-s0
+NS_R=rwlab-r            # router namespace
+IF_RC=rwlab-rc          # router's veth end facing the client (the bottleneck MTU is set here)
+IF_RS=rwlab-rs          # router's veth end facing the server
+MAC_RC=02:77:00:00:01:01
+MAC_RS=02:77:00:00:02:01
+ROUTED_ADDR_C=10.77.1.2
+ROUTED_ADDR_RC=10.77.1.1
+ROUTED_ADDR_RS=10.77.2.1
+ROUTED_ADDR_S=10.77.2.2
 LAB_USER=rdpwire
 LAB_PASS='Lab-Passw0rd!'
 
@@ -67,6 +80,13 @@ SCENARIOS=(
   "no-shared-cipher|xrdp and xfreerdp pinned to TLS 1.2, xrdp tls_ciphers=ECDHE-RSA-AES256-GCM-SHA384, xfreerdp /tls-ciphers:AES128-SHA: no common cipher suite"
   "server-key-mismatch|xrdp whose key_file does not belong to its certificate (certificate renewed, old key kept): it cannot set up TLS"
   "nla-success-tls12|shadow /sec:nla with SAM file, xfreerdp /sec:nla +auth-only pinned to TLS 1.2: CredSSP completes, server certificate visible"
+  "mtu-blackhole-client-side|routed; router's client-facing MTU 1200, router drops its own ICMP frag-needed; 4096-bit certificate chain: the server's full-size segments die at the router; captured on the client"
+  "mtu-blackhole-server-side|same black hole captured on the server: full-size segments retransmitted, never acknowledged"
+  "mtu-icmp-recovery|routed, MTU 1200, ICMP frag-needed allowed: the server learns the path MTU, re-segments, TLS completes; captured on the server, offloads off (wire-size frames)"
+  "mtu-icmp-recovery-client-side|same as mtu-icmp-recovery (offloads off), captured on the client"
+  "lossy-path|routed, no MTU change, offloads off, the router drops 7% of forwarded packets at random (both directions): retransmissions, connection completes"
+  "offload-server-capture|routed, plain TLS success captured on the server with veth TSO/GSO on (default): frames far larger than the 1500 MTU"
+  "offload-off-server-capture|same, with tso/gso/gro off on every veth end (the server's capture interface included): no frame above 1514 bytes"
 )
 
 die() { echo "record.sh: $*" >&2; exit 1; }
@@ -94,9 +114,10 @@ scenario_exists() {
 #   CLIENT_SECS    seconds the client may run before it is sent SIGTERM
 #   CLIENT_PASS    1 = pass /p:PASSWORD (0 for xrdp sessions that should stop at xrdp's login screen)
 #   XRDP_CRYPT     xrdp crypt_level= (Standard RDP Security only; see README for why rdp-security uses fips)
-#   DEFAULT_VANTAGE client | server
+#   DEFAULT_VANTAGE client | server | router (routed only: the router's server-facing interface)
 # TLS knobs (see "TLS scenarios" in the README):
 #   CERT           self (throw-away self-signed, default) | ca-valid | ca-expired (issued by the lab CA, fixed dates)
+#                  | ca-chain-4096 (RSA-4096 CA and server key, the CA appended to cert.pem: a ~3.5 KB flight)
 #   KEY_FAULT      none | unreadable (xrdp only: key_file root-only 0600, xrdp run as user xrdp)
 #                  | mismatch (key_file is a different RSA key than the certificate's)
 #   XRDP_TLS       xrdp ssl_protocols= (default: the packaged "TLSv1.2, TLSv1.3")
@@ -105,10 +126,24 @@ scenario_exists() {
 #   CLIENT_CERT    ignore (/cert:ignore, default) | deny (/cert:deny: verify; refuse, or prompt and read
 #                  EOF from /dev/null, which refuses too)
 #   CLIENT_TRUST   none | ca (SSL_CERT_FILE = the lab CA: the client's OpenSSL trusts it)
+# Path knobs (see "Routed topology" in the README):
+#   TOPOLOGY       direct (two namespaces, one veth pair: every scenario before the path ones)
+#                  | routed (client - router - server, two /24s, the router forwards)
+#   BOTTLENECK_MTU routed: MTU of the router's client-facing interface (empty: 1500, unchanged);
+#                  the client's own interface stays 1500, so its SYN still advertises MSS 1460
+#   ROUTER_ICMP    routed: pass | drop (router iptables OUTPUT drops the ICMP frag-needed it generates)
+#   ROUTER_LOSS    routed: probability (e.g. 0.07) with which the router drops any forwarded packet
+#   OFFLOAD        on (veth default: TSO/GSO on, GRO off) | off (ethtool -K tso/gso/gro off on every
+#                  veth end: one packet = one wire-size segment, at the router and in the capture)
+# the path scenarios' common part: xrdp tls <- xfreerdp /sec:tls /cert:ignore, no password
+# (xrdp's login screen), through the router
+routed_tls() { SERVER=xrdp SERVER_SEC=tls CLIENT_SEC=tls CLIENT_PASS=0 TOPOLOGY=routed; }
+
 configure_scenario() {
   SERVER=none SERVER_SEC= FIREWALL=none CLIENT_SEC= CLIENT_EXTRA=() CLIENT_SECS=10 DEFAULT_VANTAGE=client
   CLIENT_PASS=1 XRDP_CRYPT=high
   CERT=self KEY_FAULT=none XRDP_TLS="TLSv1.2, TLSv1.3" XRDP_CIPHERS= CLIENT_TLS= CLIENT_CERT=ignore CLIENT_TRUST=none
+  TOPOLOGY=direct BOTTLENECK_MTU= ROUTER_ICMP=pass ROUTER_LOSS= OFFLOAD=on
   case "$1" in
     tls-success)                 SERVER=xrdp SERVER_SEC=tls CLIENT_SEC=tls CLIENT_SECS=4 CLIENT_PASS=0 ;;
     tls-success-server-vantage)  SERVER=xrdp SERVER_SEC=tls CLIENT_SEC=tls CLIENT_SECS=4 DEFAULT_VANTAGE=server CLIENT_PASS=0 ;;
@@ -140,6 +175,14 @@ configure_scenario() {
     no-shared-cipher)            SERVER=xrdp SERVER_SEC=tls XRDP_TLS=TLSv1.2 XRDP_CIPHERS=ECDHE-RSA-AES256-GCM-SHA384 \
                                  CLIENT_SEC=tls CLIENT_TLS=1.2 CLIENT_EXTRA=(/tls-ciphers:AES128-SHA) CLIENT_SECS=8 ;;
     nla-success-tls12)           SERVER=shadow SERVER_SEC=nla CLIENT_SEC=nla CLIENT_TLS=1.2 CLIENT_EXTRA=(+auth-only) CLIENT_SECS=10 ;;
+    mtu-blackhole-client-side)   routed_tls; CERT=ca-chain-4096 BOTTLENECK_MTU=1200 ROUTER_ICMP=drop CLIENT_SECS=10 ;;
+    mtu-blackhole-server-side)   routed_tls; CERT=ca-chain-4096 BOTTLENECK_MTU=1200 ROUTER_ICMP=drop CLIENT_SECS=10 \
+                                 DEFAULT_VANTAGE=server ;;
+    mtu-icmp-recovery)           routed_tls; CERT=ca-chain-4096 BOTTLENECK_MTU=1200 CLIENT_SECS=4 DEFAULT_VANTAGE=server OFFLOAD=off ;;
+    mtu-icmp-recovery-client-side) routed_tls; CERT=ca-chain-4096 BOTTLENECK_MTU=1200 CLIENT_SECS=4 OFFLOAD=off ;;
+    lossy-path)                  routed_tls; ROUTER_LOSS=0.07 OFFLOAD=off CLIENT_SECS=6 ;;
+    offload-server-capture)      routed_tls; CLIENT_SECS=4 DEFAULT_VANTAGE=server ;;
+    offload-off-server-capture)  routed_tls; CLIENT_SECS=4 DEFAULT_VANTAGE=server OFFLOAD=off ;;
     *) die "unknown scenario '$1' (see --list)" ;;
   esac
 }
@@ -168,7 +211,7 @@ cleanup() {
   for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; done
   # Safety net: anything still inside OUR namespaces was started by this script
   # (through `ip netns exec`), e.g. a child that outlived its `timeout` wrapper.
-  for ns in "$NS_C" "$NS_S"; do
+  for ns in "$NS_C" "$NS_R" "$NS_S"; do
     if ip netns list 2>/dev/null | grep -qw "$ns"; then
       for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
     fi
@@ -177,9 +220,9 @@ cleanup() {
   if [[ -n ${LOG_DIR:-} && -n $WORK && -d $WORK ]]; then
     mkdir -p "$LOG_DIR/$SCENARIO"
     cp "$WORK"/*.log "$WORK"/*.out "$WORK"/xrdp/xrdp.log "$WORK"/xrdp/xrdp.ini "$WORK"/cert.pem \
-       "$WORK"/openssl-client.cnf "$WORK"/ca/ca.pem "$WORK"/ca/ca.log "$WORK"/tls-keys.log "$LOG_DIR/$SCENARIO/" 2>/dev/null
+       "$WORK"/openssl-client.cnf "$WORK"/ca/ca.pem "$WORK"/ca/ca.log "$WORK"/tls-keys.log "$WORK"/router.log "$WORK"/offload.log "$LOG_DIR/$SCENARIO/" 2>/dev/null
   fi
-  for ns in "$NS_C" "$NS_S"; do
+  for ns in "$NS_C" "$NS_R" "$NS_S"; do
     ip netns list 2>/dev/null | grep -qw "$ns" && ip netns del "$ns" 2>/dev/null
   done
   # X socket/lock files left by an Xvfb of ours that was killed hard (the numbers
@@ -212,7 +255,7 @@ need() { command -v "$1" >/dev/null 2>&1 || die "missing tool '$1' (see tests/la
 preclean_stale() {
   # a previous run that was SIGKILLed may have left our namespaces behind
   local ns pid
-  for ns in "$NS_C" "$NS_S"; do
+  for ns in "$NS_C" "$NS_R" "$NS_S"; do
     if ip netns list | grep -qw "$ns"; then
       log "removing stale namespace $ns from an earlier run"
       for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
@@ -234,6 +277,7 @@ preclean_stale() {
 }
 
 setup_network() {
+  [[ $TOPOLOGY == routed ]] && { setup_routed_network; return; }
   ip netns add "$NS_C"
   ip netns add "$NS_S"
   ip link add "$IF_C" address "$MAC_C" netns "$NS_C" type veth peer name "$IF_S" address "$MAC_S" netns "$NS_S"
@@ -249,6 +293,96 @@ setup_network() {
   # static neighbours: no ARP in the captures
   ip -n "$NS_C" neigh replace "$ADDR_S" lladdr "$MAC_S" dev "$IF_C" nud permanent
   ip -n "$NS_S" neigh replace "$ADDR_C" lladdr "$MAC_C" dev "$IF_S" nud permanent
+}
+
+# TOPOLOGY=routed:
+#   rwlab-c0 10.77.1.2/24 <-veth-> rwlab-rc 10.77.1.1/24 [rwlab-r: forwarding] rwlab-rs 10.77.2.1/24 <-veth-> rwlab-s0 10.77.2.2/24
+# default routes via the router, static neighbours everywhere (no ARP), IPv6 off, and PMTU
+# discovery pinned to the kernel defaults in every namespace: DF set (ip_no_pmtu_disc=0) and no
+# TCP MTU probing (tcp_mtu_probing=0), so a path MTU black hole stays a black hole.
+setup_routed_network() {
+  local ns
+  for ns in "$NS_C" "$NS_R" "$NS_S"; do
+    ip netns add "$ns"
+  done
+  ip link add "$IF_C" address "$MAC_C" netns "$NS_C" type veth peer name "$IF_RC" address "$MAC_RC" netns "$NS_R"
+  ip link add "$IF_RS" address "$MAC_RS" netns "$NS_R" type veth peer name "$IF_S" address "$MAC_S" netns "$NS_S"
+  for ns in "$NS_C" "$NS_R" "$NS_S"; do
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 \
+      net.ipv4.ip_no_pmtu_disc=0 net.ipv4.tcp_mtu_probing=0
+    ip -n "$ns" link set lo up
+  done
+  ip netns exec "$NS_R" sysctl -qw net.ipv4.ip_forward=1
+  ip -n "$NS_C" addr add "$ADDR_C/24" dev "$IF_C"
+  ip -n "$NS_R" addr add "$ROUTED_ADDR_RC/24" dev "$IF_RC"
+  ip -n "$NS_R" addr add "$ROUTED_ADDR_RS/24" dev "$IF_RS"
+  ip -n "$NS_S" addr add "$ADDR_S/24" dev "$IF_S"
+  # the bottleneck: only the router's client-facing end; the client keeps 1500 (SYN: MSS 1460)
+  [[ -n $BOTTLENECK_MTU ]] && ip -n "$NS_R" link set "$IF_RC" mtu "$BOTTLENECK_MTU"
+  ip -n "$NS_C" link set "$IF_C" up
+  ip -n "$NS_R" link set "$IF_RC" up
+  ip -n "$NS_R" link set "$IF_RS" up
+  ip -n "$NS_S" link set "$IF_S" up
+  ip -n "$NS_C" route add default via "$ROUTED_ADDR_RC" dev "$IF_C"
+  ip -n "$NS_S" route add default via "$ROUTED_ADDR_RS" dev "$IF_S"
+  ip -n "$NS_C" neigh replace "$ROUTED_ADDR_RC" lladdr "$MAC_RC" dev "$IF_C" nud permanent
+  ip -n "$NS_R" neigh replace "$ADDR_C" lladdr "$MAC_C" dev "$IF_RC" nud permanent
+  ip -n "$NS_R" neigh replace "$ADDR_S" lladdr "$MAC_S" dev "$IF_RS" nud permanent
+  ip -n "$NS_S" neigh replace "$ROUTED_ADDR_RS" lladdr "$MAC_RS" dev "$IF_S" nud permanent
+}
+
+# OFFLOAD=off: tso/gso/gro off on every veth end of the lab. veth hands a GSO packet (one skb of up
+# to ~64 KB, cut into MSS-size segments only "on the wire") to its peer unsegmented, so with the
+# default offloads a capture shows such super-frames, and the router forwards, drops or refuses
+# (too big, one ICMP) a whole GSO packet at once where a real router sees single segments. With
+# them off every packet is one wire-size segment from the sender's stack to every capture point.
+offload_off() {
+  [[ $OFFLOAD == off ]] || return 0
+  need ethtool
+  local pair
+  local ends=("$NS_C $IF_C" "$NS_S $IF_S")
+  [[ $TOPOLOGY == routed ]] && ends+=("$NS_R $IF_RC" "$NS_R $IF_RS")
+  for pair in "${ends[@]}"; do
+    ip netns exec "${pair%% *}" ethtool -K "${pair#* }" tso off gso off gro off
+  done
+}
+
+# The router's path faults (routed topology only; iptables in the router namespace).
+setup_router() {
+  [[ $TOPOLOGY == routed ]] || return 0
+  case "$ROUTER_ICMP" in
+    pass) ;;
+    drop)
+      # the misconfigured firewall that makes a PMTU black hole: the router still refuses to
+      # forward a DF packet larger than the next hop's MTU, but the ICMP 3/4 "fragmentation
+      # needed" it generates for the sender never leaves it (locally generated: OUTPUT chain)
+      ip netns exec "$NS_R" iptables -A OUTPUT -p icmp --icmp-type fragmentation-needed -j DROP ;;
+    *) die "unknown ROUTER_ICMP mode $ROUTER_ICMP" ;;
+  esac
+  if [[ -n $ROUTER_LOSS ]]; then
+    # random loss on the path, either direction (xt_statistic, not seedable: runs differ)
+    ip netns exec "$NS_R" iptables -A FORWARD -m statistic --mode random --probability "$ROUTER_LOSS" -j DROP
+  fi
+  return 0
+}
+
+# What the router did, for the logs (LOG_DIR) and the sidecar author: rule counters, the
+# kernel's ICMP/fragmentation counters, per-interface counters.
+router_report() {
+  [[ $TOPOLOGY == routed ]] || return 0
+  {
+    echo "== iptables -L -v -n -x (router)"
+    ip netns exec "$NS_R" iptables -L -v -n -x
+    echo "== nstat -asz (router)"
+    ip netns exec "$NS_R" nstat -asz 2>/dev/null | grep -E 'IpForwDatagrams|IpFragFails|IpOutDiscards|IcmpOutDestUnreachs|IcmpOutErrors|IcmpMsgOutType3' || true
+    echo "== ip -s link (router)"
+    ip -n "$NS_R" -s link show
+  } >"$WORK/router.log" 2>&1
+  local fwd fragfail icmp
+  fwd=$(awk '$1=="IpForwDatagrams"{print $2}' "$WORK/router.log")
+  fragfail=$(awk '$1=="IpFragFails"{print $2}' "$WORK/router.log")
+  icmp=$(awk '$1=="IcmpOutDestUnreachs"{print $2}' "$WORK/router.log")
+  log "router: forwarded ${fwd:-?}, too big for the next hop (DF) ${fragfail:-?}, ICMP dest-unreach generated ${icmp:-?} (ROUTER_ICMP=$ROUTER_ICMP)"
 }
 
 setup_firewall() {
@@ -307,12 +441,20 @@ start_xvfb() { # start_xvfb NS NAME -> sets XDISPLAY
 }
 
 make_cert() { # -> $WORK/cert.pem + $WORK/key.pem, the server's TLS identity (kind: $CERT)
+  KEY_BITS=2048   # lab CA and CA-issued server keys
   case "$CERT" in
     self)
       openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 \
         -subj "/CN=rwlab-server" -keyout "$WORK/key.pem" -out "$WORK/cert.pem" >/dev/null 2>&1 ;;
     ca-valid)   make_ca; issue_cert 20240101000000Z 20340101000000Z ;;
     ca-expired) make_ca; issue_cert 20200101000000Z 20210101000000Z ;;
+    ca-chain-4096)
+      # a big certificate flight for the path-MTU scenarios: RSA-4096 CA and server keys
+      # (512-byte signatures), and the CA certificate sent along (xrdp loads the certificate
+      # file with SSL_CTX_use_certificate_chain_file): Certificate message ~2.7 KB
+      KEY_BITS=4096
+      make_ca; issue_cert 20240101000000Z 20340101000000Z
+      cat "$WORK/ca/ca.pem" >>"$WORK/cert.pem" ;;
     *) die "unknown certificate kind $CERT" ;;
   esac
   chmod 600 "$WORK/key.pem"
@@ -358,7 +500,7 @@ subjectAltName = DNS:rwlab-server,IP:$ADDR_S
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 EOF_CNF
-  openssl req -new -newkey rsa:2048 -nodes -subj "/CN=rwlab-ca" \
+  openssl req -new -newkey "rsa:$KEY_BITS" -nodes -subj "/CN=rwlab-ca" \
     -keyout "$d/ca.key" -out "$d/ca.csr" >/dev/null 2>&1
   openssl ca -batch -notext -config "$d/ca.cnf" -selfsign -keyfile "$d/ca.key" \
     -startdate 20190101000000Z -enddate 20391231000000Z -extensions ext_ca \
@@ -367,7 +509,7 @@ EOF_CNF
 
 issue_cert() { # issue_cert STARTDATE ENDDATE (YYYYMMDDHHMMSSZ): CN=rwlab-server signed by the lab CA
   local d=$WORK/ca
-  openssl req -new -newkey rsa:2048 -nodes -subj "/CN=rwlab-server" \
+  openssl req -new -newkey "rsa:$KEY_BITS" -nodes -subj "/CN=rwlab-server" \
     -keyout "$WORK/key.pem" -out "$d/server.csr" >/dev/null 2>&1
   openssl ca -batch -notext -config "$d/ca.cnf" -cert "$d/ca.pem" -keyfile "$d/ca.key" \
     -startdate "$1" -enddate "$2" -extensions ext_server \
@@ -513,6 +655,12 @@ start_http() {
 start_capture() { # sets TD_PID
   local ns=$NS_C ifname=$IF_C
   if [[ $VANTAGE_EFF == server ]]; then ns=$NS_S ifname=$IF_S; fi
+  if [[ $VANTAGE_EFF == router ]]; then ns=$NS_R ifname=$IF_RS; fi
+  if [[ $TOPOLOGY == routed ]] && command -v ethtool >/dev/null 2>&1; then
+    ip netns exec "$ns" ethtool -k "$ifname" >"$WORK/offload.log" 2>&1 || true
+    log "capture interface $ifname: $(grep -E '^(tcp-segmentation|generic-segmentation|generic-receive)-offload:' \
+      "$WORK/offload.log" | sed -E 's/-offload//; s/tcp-segmentation/tso/; s/generic-segmentation/gso/; s/generic-receive/gro/' | tr '\n' ' ')"
+  fi
   bg_in_ns "$ns" "$WORK/tcpdump.log" timeout -s INT -k 3 90 tcpdump -i "$ifname" -U -n -Z root -w "$WORK/capture.pcap"
   TD_PID=$LAST_PID
   wait_for 10 "tcpdump to start" grep -q "listening on" "$WORK/tcpdump.log"
@@ -565,7 +713,10 @@ record_one() {
   [[ $SERVER == xrdp ]] && need xrdp
   [[ $SERVER == shadow ]] && need freerdp-shadow-cli
   VANTAGE_EFF=${VANTAGE:-$DEFAULT_VANTAGE}
-  [[ $VANTAGE_EFF == client || $VANTAGE_EFF == server ]] || die "VANTAGE must be client or server"
+  [[ $VANTAGE_EFF == client || $VANTAGE_EFF == server || $VANTAGE_EFF == router ]] \
+    || die "VANTAGE must be client, server or router"
+  [[ $VANTAGE_EFF != router || $TOPOLOGY == routed ]] || die "VANTAGE=router needs a routed scenario"
+  if [[ $TOPOLOGY == routed ]]; then ADDR_C=$ROUTED_ADDR_C ADDR_S=$ROUTED_ADDR_S; fi
   mkdir -p "$out_dir"
   out_dir=$(cd "$out_dir" && pwd)
 
@@ -581,7 +732,9 @@ record_one() {
   mkdir -p "$WORK/home-s" "$WORK/home-c"
 
   log "scenario $name: server=$SERVER${SERVER_SEC:+($SERVER_SEC)} firewall=$FIREWALL client=/sec:${CLIENT_SEC:-default} vantage=$VANTAGE_EFF"
+  [[ $TOPOLOGY == routed ]] && log "routed: bottleneck MTU ${BOTTLENECK_MTU:-1500} on $IF_RC, router ICMP frag-needed $ROUTER_ICMP, loss ${ROUTER_LOSS:-none}, offload $OFFLOAD"
   setup_network
+  offload_off
   make_cert
   case "$SERVER" in
     none) ;;
@@ -590,6 +743,7 @@ record_one() {
     http) need python3; start_http ;;
   esac
   setup_firewall
+  setup_router
   start_xvfb "$NS_C" xvfb-client
   CLIENT_DISPLAY=$XDISPLAY
   start_capture
@@ -597,6 +751,7 @@ record_one() {
   run_client
   sleep 1.5   # let the last FIN/RST exchanges reach the capture
   stop_capture
+  router_report
 
   cp "$WORK/capture.pcap" "$out_dir/$name.pcap"
   chmod 644 "$out_dir/$name.pcap"
@@ -608,7 +763,7 @@ main() {
   local out_dir=${2:-$REPO_ROOT/tests/fixtures}
   case "$1" in
     --list|-l) list_scenarios ;;
-    -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
+    -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
     all)
       local e failed=0
       for e in "${SCENARIOS[@]}"; do
