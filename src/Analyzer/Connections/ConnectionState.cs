@@ -318,6 +318,22 @@ public sealed class ConnectionState : IRdpStreamEvents
 
     public void OnFastPath(StreamDirection direction, StreamRange range) => FastPathPdus[(int)direction]++;
 
+    /// <summary>The client's MCS Connect-Initial and the server's Connect-Response, when seen in the clear.</summary>
+    public McsConnectPdu? McsConnectInitial { get; private set; }
+    public McsConnectPdu? McsConnectResponsePdu { get; private set; }
+
+    public void OnMcsConnect(StreamDirection direction, StreamRange range, McsConnectPdu pdu)
+    {
+        if (pdu.IsInitial && direction == StreamDirection.ClientToServer)
+        {
+            McsConnectInitial ??= pdu;
+        }
+        else if (!pdu.IsInitial && direction == StreamDirection.ServerToClient)
+        {
+            McsConnectResponsePdu ??= pdu;
+        }
+    }
+
     public void OnMalformed(StreamDirection direction, long offset, string reason)
     {
         var (frame, ticks) = Connection.Stream((TcpDirection)direction).Frames.FrameAt(offset);

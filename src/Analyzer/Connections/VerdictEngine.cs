@@ -45,6 +45,7 @@ public static partial class VerdictEngine
         var certificates = InspectCertificates(s);
         report.Tls = TlsSummary(s, certificates);
         report.PhaseReached = PhaseReached(s);
+        report.Mcs = McsSummary(s);
         report.Tcp = new TcpReport
         {
             HandshakeRttMicroseconds = s.ClientSyns.Count > 0 && s.HandshakeAck is { } ack
@@ -76,6 +77,7 @@ public static partial class VerdictEngine
         }
         AddSideFindings(ctx, verdict);
         AddTlsSideFindings(ctx, verdict);
+        AddMcsSideFindings(ctx, verdict);
         if (verdict?.Code == "tcp.icmp-unreachable")
         {
             // The attempt ended on an ICMP error from the server's side of the path, not a TCP close.

@@ -63,7 +63,7 @@ public sealed class ConnectionReport
     public string? CloseKind { get; set; }
     public NegotiationReport? Negotiation { get; set; }
     public TlsReport? Tls { get; set; }
-    public object? Mcs { get; set; }
+    public McsReport? Mcs { get; set; }
     public object? Credssp { get; set; }
     public List<Finding> Findings { get; init; } = [];
     public required Verdict Verdict { get; set; }
@@ -155,6 +155,34 @@ public sealed class PathReport
     /// <summary>The direction whose packets the estimate is about: "client" or "server" sending.</summary>
     public string? Direction { get; set; }
     public int? IcmpNextHopMtu { get; set; }
+}
+
+public sealed class McsReport
+{
+    public string? ClientName { get; set; }
+    public long? ClientBuild { get; set; }
+    public string? KeyboardLayout { get; set; }
+    public int? DesktopWidth { get; set; }
+    public int? DesktopHeight { get; set; }
+    public int? ColorDepth { get; set; }
+    public List<string> Channels { get; set; } = [];
+    public List<string> ClientEncryptionMethods { get; set; } = [];
+    public string? ServerEncryptionMethod { get; set; }
+    public string? ServerEncryptionLevel { get; set; }
+    /// <summary>"proprietary" | "x509" | null.</summary>
+    public string? ServerCertificateType { get; set; }
+    public int? ServerCertificateCount { get; set; }
+    /// <summary>Additions.</summary>
+    public string? ClientBuildName { get; set; }
+    public string? KeyboardLayoutId { get; set; }
+    public string? ClientVersion { get; set; }
+    public string? ServerVersion { get; set; }
+    public int? ServerCertificateKeyBits { get; set; }
+    public bool? ServerCertificatePermanent { get; set; }
+    public string? ConnectResult { get; set; }
+    public bool? ClientSupportsErrorInfo { get; set; }
+    public long? ConnectInitialFrame { get; set; }
+    public long? ConnectResponseFrame { get; set; }
 }
 
 public sealed class RdpeudpReport

@@ -41,6 +41,8 @@ public interface IRdpStreamEvents
     void OnDisconnectRequest(StreamDirection direction, StreamRange range, byte reason);
     /// <summary>An X.224 Data TPDU in the clear, with the kind of MCS PDU it carries.</summary>
     void OnX224Data(StreamDirection direction, StreamRange range, McsPduHeader mcs);
+    /// <summary>An MCS Connect-Initial or Connect-Response in the clear, with its GCC data blocks decoded.</summary>
+    void OnMcsConnect(StreamDirection direction, StreamRange range, McsConnectPdu pdu);
     void OnTlsRecord(StreamDirection direction, StreamRange range, TlsRecordSummary record);
     /// <summary>A fast-path PDU (MS-RDPBCGR 2.2.8.1.2 / 2.2.9.1.2), seen only after the connection is active.</summary>
     void OnFastPath(StreamDirection direction, StreamRange range);

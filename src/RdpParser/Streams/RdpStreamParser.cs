@@ -355,7 +355,12 @@ public sealed class RdpStreamParser
             case X224TpduCode.Data when li == 2:
                 // X.224 13.7 class 0 DT: LI=2, code 0xF0, EOT/NR octet, then user data (MCS).
                 _inStandardSecurity = true;
-                _events.OnX224Data(_direction, range, McsPduHeader.Classify(x224[3..]));
+                var mcs = McsPduHeader.Classify(x224[3..]);
+                _events.OnX224Data(_direction, range, mcs);
+                if (mcs.Kind is McsPduKind.ConnectInitial or McsPduKind.ConnectResponse && McsConnectPdu.TryParse(x224[3..]) is { } connect)
+                {
+                    _events.OnMcsConnect(_direction, range, connect);
+                }
                 break;
             default:
                 Malformed($"X.224 TPDU code 0x{code:X2} with length indicator {li} is not one RDP uses");

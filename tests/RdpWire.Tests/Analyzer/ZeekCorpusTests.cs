@@ -74,6 +74,26 @@ public class ZeekCorpusTests
         Assert.Equal("ok", second.Verdict.Code);
         Assert.Equal(Phases.SecurityExchange, second.PhaseReached);
         Assert.Contains("frame 538", second.Findings[0].Detail, StringComparison.Ordinal);
+
+        // Zeek: client build "RDP 6.0", client name FROG-POND, 1152x864, 32-bit colour, keyboard
+        // English - United States, channels rdpdr,rdpsnd,drdynvc,cliprdr; proprietary server
+        // certificate, 1 cert, permanent; encryption level High, method 128-bit.
+        var mcs = second.Mcs!;
+        Assert.Equal("FROG-POND", mcs.ClientName);
+        Assert.Equal(6000, mcs.ClientBuild);
+        Assert.Equal("RDP 6.0", mcs.ClientBuildName);
+        Assert.Equal("English - United States", mcs.KeyboardLayout);
+        Assert.Equal(1152, mcs.DesktopWidth);
+        Assert.Equal(864, mcs.DesktopHeight);
+        Assert.Equal(32, mcs.ColorDepth);
+        Assert.Equal(["rdpdr", "rdpsnd", "drdynvc", "cliprdr"], mcs.Channels);
+        Assert.Equal("proprietary", mcs.ServerCertificateType);
+        Assert.Equal(1, mcs.ServerCertificateCount);
+        Assert.True(mcs.ServerCertificatePermanent);
+        Assert.Equal("HIGH", mcs.ServerEncryptionLevel);
+        Assert.Equal("128BIT", mcs.ServerEncryptionMethod);
+        Assert.Equal(512, mcs.ServerCertificateKeyBits);
+        Assert.Contains(second.Findings, f => f.Code == "rdp.weak-server-key");
     }
 
     [CorpusFact]

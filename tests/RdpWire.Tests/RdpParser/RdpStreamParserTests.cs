@@ -90,8 +90,12 @@ public class RdpStreamParserTests
     [Fact]
     public void HandMade_StandardSecurity_X224DataThenFastPath()
     {
-        // X.224 DT carrying MCS Connect-Initial's first bytes (7F 65), then a fast-path PDU of 5 bytes.
+        // X.224 DT carrying only MCS Connect-Initial's first bytes (7F 65: a truncated PDU, reported
+        // as not valid BER rather than thrown), then a fast-path PDU of 5 bytes.
         var events = ParseInChunks(Hex("03 00 00 09 02 F0 80 7F 65 00 05 01 02 03"), 1);
-        Assert.Equal(["DT 0-9 ConnectInitial ", "FP 9-14"], events);
+        Assert.Equal(3, events.Count);
+        Assert.Equal("DT 0-9 ConnectInitial ", events[0]);
+        Assert.StartsWith("MCS CI MCS Connect-Initial is not valid BER", events[1], StringComparison.Ordinal);
+        Assert.Equal("FP 9-14", events[2]);
     }
 }

@@ -23,6 +23,7 @@ public sealed class RecordingStreamEvents : IRdpStreamEvents
         Events.Add($"TLS {r.Start}-{r.End} {rec.Header.ContentType} {rec.FirstHandshakeType} {rec.AlertDescription} {rec.Encrypted}");
     }
 
+    public void OnMcsConnect(StreamDirection d, StreamRange r, McsConnectPdu pdu) => Events.Add($"MCS {(pdu.IsInitial ? "CI" : "CR")} {pdu.Error}");
     public void OnFastPath(StreamDirection d, StreamRange r) => Events.Add($"FP {r.Start}-{r.End}");
     public void OnMalformed(StreamDirection d, long offset, string reason) => Events.Add($"BAD {offset}");
 }
