@@ -22,6 +22,8 @@ public enum TlsExtensionType : ushort
 public sealed class ClientHello
 {
     public ushort LegacyVersion { get; init; }
+    /// <summary>ClientHello.random: the key a key log is indexed by.</summary>
+    public byte[] Random { get; init; } = [];
     public int SessionIdLength { get; init; }
     public List<ushort> CipherSuites { get; } = [];
     public List<ushort> Extensions { get; } = [];
@@ -41,13 +43,13 @@ public sealed class ClientHello
     {
         hello = new ClientHello();
         var r = new TlsSpanReader(body);
-        if (!r.TryReadU16(out ushort legacy) || !r.TryReadBytes(32, out _) || !r.TryReadVector8(out var sessionId)
+        if (!r.TryReadU16(out ushort legacy) || !r.TryReadBytes(32, out var clientRandom) || !r.TryReadVector8(out var sessionId)
             || !r.TryReadVector16(out var suites) || !r.TryReadVector8(out _))
         {
             error = "ClientHello is shorter than its fixed fields";
             return false;
         }
-        hello = new ClientHello { LegacyVersion = legacy, SessionIdLength = sessionId.Length };
+        hello = new ClientHello { LegacyVersion = legacy, SessionIdLength = sessionId.Length, Random = clientRandom.ToArray() };
         if (!TlsSpanReader.TryReadU16List(suites, hello.CipherSuites))
         {
             error = "ClientHello cipher_suites has an odd length";
@@ -122,6 +124,7 @@ public sealed class ServerHello
     ];
 
     public ushort LegacyVersion { get; init; }
+    public byte[] Random { get; init; } = [];
     public ushort CipherSuite { get; init; }
     public byte CompressionMethod { get; init; }
     public bool IsHelloRetryRequest { get; init; }
@@ -146,6 +149,7 @@ public sealed class ServerHello
         hello = new ServerHello
         {
             LegacyVersion = legacy,
+            Random = random.ToArray(),
             CipherSuite = suite,
             CompressionMethod = compression,
             IsHelloRetryRequest = random.SequenceEqual(HelloRetryRequestRandom),
