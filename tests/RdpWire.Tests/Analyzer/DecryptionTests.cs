@@ -1,0 +1,98 @@
+using RdpWire.Analyzer;
+using RdpWire.Analyzer.Report;
+using RdpWire.Capture.Files;
+using RdpWire.RdpParser.Tls.Decryption;
+using RdpWire.Tests.Support;
+using Xunit;
+
+namespace RdpWire.Tests.Analyzer;
+
+/// <summary>
+/// Lab recordings analysed with the client's TLS key log (recorded by tests/lab with KEYLOG=1;
+/// the keys of throw-away lab sessions): what decryption adds to what the wire shows.
+/// </summary>
+public class DecryptionTests
+{
+    private static AnalysisReport Analyze(string name, string? keyLogName)
+    {
+        var options = new AnalyzerOptions();
+        if (keyLogName is not null)
+        {
+            using var reader = File.OpenText(Path.Combine(RepoPaths.FixturesDir, keyLogName));
+            options = options with { KeyLog = TlsKeyLog.Parse(reader) };
+        }
+        using var source = CaptureFile.Open(Path.Combine(RepoPaths.FixturesDir, name + ".pcap"));
+        return CaptureAnalyzer.Analyze(source, options);
+    }
+
+    [Fact]
+    public void Tls13_WithKeyLog_CertificateAndMcsInsideTlsBecomeVisible()
+    {
+        var without = Assert.Single(Analyze("tls13-success", null).Connections);
+        Assert.Empty(without.Tls!.Certificates);
+        Assert.Null(without.Mcs);
+
+        var with = Assert.Single(Analyze("tls13-success", "tls13-success.keylog").Connections);
+        Assert.Equal("ok", with.Verdict.Code);
+        Assert.Equal("CN=rwlab-server", Assert.Single(with.Tls!.Certificates).Subject);
+        Assert.Equal("rwlab-client", with.Mcs!.ClientName);
+        Assert.Equal(Phases.ClientInfo, with.PhaseReached);
+        Assert.Null(with.Findings.FirstOrDefault(f => f.Code == "rdp.weak-encryption"));
+    }
+
+    [Fact]
+    public void ExpiredCertificateUnderTls13_InferredWithoutKeys_NamedWithKeys()
+    {
+        var without = Assert.Single(Analyze("cert-expired-tls13", null).Connections);
+        Assert.Equal("tls.client-rejected-certificate", without.Verdict.Code);
+
+        var with = Assert.Single(Analyze("cert-expired-tls13", "cert-expired-tls13.keylog").Connections);
+        Assert.Equal("tls.cert-expired", with.Verdict.Code);
+        Assert.Equal("2021-01-01T00:00:00.000000Z", with.Tls!.Certificates[0].NotAfter);
+        // FreeRDP's alert after rejecting the certificate: a close_notify, visible once decrypted.
+        var alert = Assert.Single(with.Tls.Alerts);
+        Assert.Equal("close_notify", alert.Description);
+        Assert.Equal(13, alert.Frame);
+    }
+
+    [Fact]
+    public void NlaOverTls12_WithKeyLog_CredSspExchangeDecoded()
+    {
+        var with = Assert.Single(Analyze("nla-success-tls12", "nla-success-tls12.keylog").Connections);
+        Assert.Equal("ok", with.Verdict.Code);
+        var credssp = with.Credssp!;
+        Assert.True(credssp.Decrypted);
+        Assert.Equal("NTLM", credssp.AuthPackage);
+        Assert.Equal(6, credssp.Version);
+        Assert.Equal(5, credssp.Messages);
+        Assert.True(credssp.CredentialsSent);
+        Assert.Null(credssp.ErrorCode);
+        Assert.Contains(with.Ladder, step => step.Message.StartsWith("CredSSP TSRequest v6", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void WrongKeyLog_SameVerdictAsWithoutKeys()
+    {
+        // The TLS 1.3 session's keys do not belong to the TLS 1.2 NLA session.
+        var mismatched = Assert.Single(Analyze("nla-success-tls12", "tls13-success.keylog").Connections);
+        var plain = Assert.Single(Analyze("nla-success-tls12", null).Connections);
+        Assert.Equal(plain.Verdict.Code, mismatched.Verdict.Code);
+        Assert.Null(mismatched.Credssp);
+    }
+
+    [Fact]
+    public void HandMade_KeyLogLines_MalformedOnesSkipped()
+    {
+        var log = TlsKeyLog.Parse(new StringReader(
+            "# comment\n" +
+            "CLIENT_RANDOM " + new string('a', 64) + " " + new string('b', 96) + "\n" +
+            "CLIENT_RANDOM short zz\n" +
+            "SERVER_TRAFFIC_SECRET_0 " + new string('a', 64) + " " + new string('c', 64) + "\n" +
+            "UNKNOWN_LABEL " + new string('a', 64) + " 00\n"));
+        Assert.Equal(1, log.Entries);
+        Assert.Equal(2, log.LinesSkipped);
+        var secrets = log.Find(Convert.FromHexString(new string('a', 64)))!;
+        Assert.Equal(48, secrets.MasterSecret!.Length);
+        Assert.Equal(32, secrets.ServerTrafficSecret0!.Length);
+    }
+}
