@@ -13,6 +13,9 @@ public sealed record AnalyzerOptions
     public FlowTableLimits Limits { get; init; } = FlowTableLimits.Default;
     /// <summary>Report connections that are not RDP too (off: only port 3389 or RDP negotiation).</summary>
     public bool IncludeNonRdp { get; init; }
+
+    /// <summary>TLS secrets (NSS key log) to decrypt the connections they belong to.</summary>
+    public RdpWire.RdpParser.Tls.Decryption.TlsKeyLog? KeyLog { get; init; }
 }
 
 /// <summary>
@@ -47,7 +50,7 @@ public sealed class CaptureAnalyzer
     public CaptureAnalyzer(string name, CaptureFormat format, AnalyzerOptions? options = null)
     {
         _options = options ?? new AnalyzerOptions();
-        _table = new TcpFlowTable<ConnectionState>(_options.Limits, c => new ConnectionState(c), OnConnectionEnd, () => _nextConnectionId++);
+        _table = new TcpFlowTable<ConnectionState>(_options.Limits, c => new ConnectionState(c, _options.KeyLog), OnConnectionEnd, () => _nextConnectionId++);
         _summary = new CaptureSummary
         {
             Path = name,

@@ -40,19 +40,27 @@ public static class Program
         var json = new Option<bool>("--json") { Description = "Print the JSON report (../shared/docs/report-contract.md)." };
         var all = new Option<bool>("--all") { Description = "Show every connection in detail, not only the failed ones." };
         var failOn = new Option<string?>("--fail-on") { Description = "Exit 1 when a finding of this severity or worse exists: error | warning." };
+        var keyLog = new Option<string?>("--keylog") { Description = "An NSS key log (SSLKEYLOGFILE) to decrypt TLS: CredSSP, MCS and alerts inside become visible." };
         failOn.AcceptOnlyFromAmong("error", "warning");
         var command = new Command("analyze", "Analyze a capture file and print a verdict per RDP connection.")
         {
-            capture, json, all, failOn,
+            capture, json, all, failOn, keyLog,
         };
         command.SetAction(result =>
         {
             string path = result.GetValue(capture)!;
             AnalysisReport report;
+            string? keyLogPath = result.GetValue(keyLog);
             try
             {
+                var options = new AnalyzerOptions();
+                if (keyLogPath is not null)
+                {
+                    using var reader = File.OpenText(keyLogPath);
+                    options = options with { KeyLog = RdpWire.RdpParser.Tls.Decryption.TlsKeyLog.Parse(reader) };
+                }
                 using var source = CaptureFile.Open(path);
-                report = CaptureAnalyzer.Analyze(source);
+                report = CaptureAnalyzer.Analyze(source, options);
             }
             catch (Exception e) when (e is CaptureFormatException or IOException or UnauthorizedAccessException)
             {

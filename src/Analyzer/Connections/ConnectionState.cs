@@ -1,6 +1,7 @@
 using RdpWire.Analyzer.Report;
 using RdpWire.Capture.Decoding;
 using RdpWire.Capture.Tcp;
+using RdpWire.RdpParser.CredSsp;
 using RdpWire.RdpParser.Mcs;
 using RdpWire.RdpParser.Streams;
 using RdpWire.RdpParser.Tls;
@@ -24,9 +25,13 @@ public sealed class ConnectionState : IRdpStreamEvents
     private const int EncryptedAlertLength = 19;
     private const int MaxSynsRemembered = 16;
 
-    public ConnectionState(TcpConnection connection)
+    public ConnectionState(TcpConnection connection, RdpWire.RdpParser.Tls.Decryption.TlsKeyLog? keyLog = null)
     {
         Connection = connection;
+        if (keyLog is not null)
+        {
+            Tls.Decryption = new RdpWire.RdpParser.Tls.Decryption.TlsDecryptionSession(keyLog);
+        }
         Parsers =
         [
             new RdpStreamParser(StreamDirection.ClientToServer, this, Tls),
@@ -201,8 +206,8 @@ public sealed class ConnectionState : IRdpStreamEvents
         FirstX224Data[d] ??= at;
         string? step = mcs.Kind switch
         {
-            McsPduKind.ConnectInitial => "MCS Connect Initial (GCC Conference Create Request, in the clear)",
-            McsPduKind.ConnectResponse => "MCS Connect Response (GCC Conference Create Response, in the clear)",
+            McsPduKind.ConnectInitial => "MCS Connect Initial (GCC Conference Create Request" + (DecryptedRecords[d] > 0 ? ", decrypted)" : ", in the clear)"),
+            McsPduKind.ConnectResponse => "MCS Connect Response (GCC Conference Create Response" + (DecryptedRecords[d] > 0 ? ", decrypted)" : ", in the clear)"),
             McsPduKind.DisconnectProviderUltimatum =>
                 "MCS Disconnect Provider Ultimatum" + (mcs.Reason is { } r ? $" ({McsPduHeader.ReasonName(r)})" : ""),
             McsPduKind.ErectDomainRequest => "MCS Erect Domain Request",
@@ -262,6 +267,16 @@ public sealed class ConnectionState : IRdpStreamEvents
         {
             FirstEncrypted[d] = at;
         }
+        if (record.Decrypted)
+        {
+            DecryptedRecords[d]++;
+            step = OnDecryptedRecord(direction, at, record);
+            if (step is not null)
+            {
+                AddStep(at, Arrow(direction), step);
+            }
+            return;
+        }
         switch (type)
         {
             case TlsContentType.Handshake when !record.Encrypted:
@@ -315,6 +330,71 @@ public sealed class ConnectionState : IRdpStreamEvents
             AddStep(at, Arrow(direction), step);
         }
     }
+
+    /// <summary>Records decrypted with the key log, per direction.</summary>
+    public long[] DecryptedRecords { get; } = new long[2];
+
+    /// <summary>Each side's (decrypted) Finished message.</summary>
+    public FrameRef?[] Finished { get; } = new FrameRef?[2];
+
+    /// <summary>CredSSP TSRequests in the order they were sent (decrypted).</summary>
+    public List<(FrameRef At, TcpDirection From, TsRequest Request)> CredSsp { get; } = [];
+
+    /// <summary>MS-RDPBCGR 2.2.10.2 Early User Authorization Result, when decrypted.</summary>
+    public (FrameRef At, uint Result)? EarlyUserAuthorization { get; private set; }
+
+    private string? OnDecryptedRecord(StreamDirection direction, FrameRef at, TlsRecordSummary record)
+    {
+        int d = (int)direction;
+        switch (record.InnerType ?? record.Header.ContentType)
+        {
+            case TlsContentType.Handshake:
+                LastHandshakeRecord[d] = at;
+                foreach (var m in record.HandshakeMessages.Where(m => m.Type == TlsHandshakeType.Finished))
+                {
+                    Finished[d] ??= at;
+                }
+                return record.HandshakeMessages.Count == 0 ? null
+                    : "TLS (decrypted) " + string.Join(", ", record.HandshakeMessages.Select(m => OnHandshakeMessage(direction, at, m)));
+            case TlsContentType.Alert when record.AlertLevel is byte level && record.AlertDescription is byte desc:
+                Alerts.Add((at, (TcpDirection)direction, level, desc, true, false));
+                return $"TLS alert (decrypted): {TlsAlertNames.Level(level)} {TlsAlertNames.Description(desc)}";
+            case TlsContentType.ApplicationData:
+                ApplicationDataRecords[d]++;
+                if (FirstApplicationData[d] is null)
+                {
+                    FirstApplicationData[d] = at;
+                    return "TLS application data begins (decrypted)";
+                }
+                return null;
+            default:
+                return null;
+        }
+    }
+
+    public void OnCredSsp(StreamDirection direction, StreamRange range, TsRequest request)
+    {
+        var at = At(direction, range);
+        if (CredSsp.Count < 32)
+        {
+            CredSsp.Add((at, (TcpDirection)direction, request));
+        }
+        AddStep(at, Arrow(direction), "CredSSP " + request.Describe());
+    }
+
+    public void OnEarlyUserAuthorization(StreamDirection direction, StreamRange range, uint result)
+    {
+        var at = At(direction, range);
+        EarlyUserAuthorization ??= (at, result);
+        AddStep(at, Arrow(direction), $"Early User Authorization Result: {EarlyUserAuthorizationName(result)}");
+    }
+
+    public static string EarlyUserAuthorizationName(uint result) => result switch
+    {
+        0 => "AUTHZ_SUCCESS",
+        5 => "AUTHZ_ACCESS_DENIED",
+        _ => $"0x{result:X8}",
+    };
 
     public void OnFastPath(StreamDirection direction, StreamRange range) => FastPathPdus[(int)direction]++;
 

@@ -63,8 +63,10 @@ public static partial class VerdictEngine
                 $"The MCS Connect Response (frame {F(at)}) carries a {sd.Certificate.Type} server certificate with a {bits}-bit RSA key; the client encrypts its random (and so every session key) with it. Keys this short are factorable.",
                 Frames(at)));
         }
-        if (sd.EncryptionLevel is EncryptionLevel.None or EncryptionLevel.Low
-            || (sd.EncryptionMethod is { } m && (m & (EncryptionMethods.Bits40 | EncryptionMethods.Bits56)) != 0 && (m & EncryptionMethods.Bits128) == 0))
+        // Under TLS or CredSSP the server reports level/method NONE: TLS does the encrypting.
+        bool standardSecurity = s.Confirm?.Pdu.SelectedProtocol is null or RdpWire.RdpParser.X224.SecurityProtocols.Rdp;
+        if (standardSecurity && (sd.EncryptionLevel is EncryptionLevel.None or EncryptionLevel.Low
+            || (sd.EncryptionMethod is { } m && (m & (EncryptionMethods.Bits40 | EncryptionMethods.Bits56)) != 0 && (m & EncryptionMethods.Bits128) == 0)))
         {
             ctx.Report.Findings.Add(Make(ctx, "rdp.weak-encryption", at,
                 $"Standard RDP Security at level {GccNames.Level(sd.EncryptionLevel ?? EncryptionLevel.None)} with {string.Join("|", GccNames.Methods(sd.EncryptionMethod ?? EncryptionMethods.None))} encryption",

@@ -46,8 +46,9 @@ public static partial class VerdictEngine
             Alerts = s.Alerts.Select(a => new TlsAlertReport
             {
                 From = a.From == TcpDirection.ClientToServer ? "client" : "server",
-                Level = a.Encrypted ? "unknown" : TlsAlertNames.Level(a.Level),
-                Description = a.Encrypted ? "encrypted" : TlsAlertNames.Description(a.Description),
+                // Level 0 marks an alert whose content the wire hides (encrypted, no key log).
+                Level = a.Level == 0 ? "unknown" : TlsAlertNames.Level(a.Level),
+                Description = a.Level == 0 ? "encrypted" : TlsAlertNames.Description(a.Description),
                 Frame = a.At.Frame,
                 Encrypted = a.Encrypted,
                 InferredFromLength = a.Inferred,
@@ -140,7 +141,10 @@ public static partial class VerdictEngine
         var sh = s.ServerHelloMessage;
         string offered = ch is null ? "" : $" (ClientHello offers {string.Join(", ", ch.OfferedVersions.Select(TlsRecordHeader.VersionName))} and {ch.CipherSuites.Count(c => !TlsRegistry.IsGrease(c))} cipher suites)";
 
-        var fatal = s.Alerts.FirstOrDefault(a => !a.Encrypted && a.Level == AlertFatal);
+        // A fatal alert ends the handshake only if it comes before the client's first data; one
+        // at the end of a session (visible once decrypted) is how that session closed.
+        var fatal = s.Alerts.FirstOrDefault(a => a.Level == AlertFatal
+            && (s.FirstApplicationData[C2S] is not { } firstData || a.At.Frame <= firstData.Frame));
         if (fatal.At.Frame != 0)
         {
             string from = Side(fatal.From);

@@ -46,6 +46,7 @@ public static partial class VerdictEngine
         report.Tls = TlsSummary(s, certificates);
         report.PhaseReached = PhaseReached(s);
         report.Mcs = McsSummary(s);
+        report.Credssp = CredSspSummary(s);
         report.Tcp = new TcpReport
         {
             HandshakeRttMicroseconds = s.ClientSyns.Count > 0 && s.HandshakeAck is { } ack
@@ -65,7 +66,7 @@ public static partial class VerdictEngine
         };
 
         var ctx = new Context(s, report, close, captureEndTicks, certificates);
-        var verdict = Diagnose(ctx);
+        var verdict = DiagnoseCredSsp(ctx) ?? Diagnose(ctx);
         if (PathFindings(ctx, verdict) is { } pathVerdict)
         {
             // The path explains how the connection ended; what the protocols showed stays as evidence.
@@ -242,35 +243,52 @@ public static partial class VerdictEngine
     private static string PhaseReached(ConnectionState s)
     {
         var selected = Selected(s);
-        if (UsesTls(selected) && TlsEstablished(s))
+        string phase = Phases.TcpConnect;
+        void Reach(string p)
         {
-            return selected is SecurityProtocols.Hybrid or SecurityProtocols.HybridEx ? Phases.Credssp : Phases.McsConnect;
+            if (Phases.Rank(p) > Phases.Rank(phase))
+            {
+                phase = p;
+            }
+        }
+        if (s.Request is not null || s.Confirm is not null)
+        {
+            Reach(Phases.X224);
         }
         // The TLS phase starts with the client's ClientHello; a server record alone (an alert
         // sent after the client already left) does not move the connection into it.
         if (s.TlsRecords[C2S] > 0)
         {
-            return Phases.Tls;
+            Reach(Phases.Tls);
         }
-        if (s.FirstSendData[C2S] is not null && s.ChannelJoinConfirm is not null)
+        if (UsesTls(selected) && TlsEstablished(s))
         {
-            // Standard RDP Security: the client's first Send Data after joining channels is its
-            // Security Exchange PDU (MS-RDPBCGR 1.3.1.1 phase 4).
-            return Phases.SecurityExchange;
+            Reach(selected is SecurityProtocols.Hybrid or SecurityProtocols.HybridEx ? Phases.Credssp : Phases.McsConnect);
         }
-        if (s.ChannelJoinConfirm is not null)
+        // What MCS shows, in the clear (Standard RDP Security) or decrypted with a key log.
+        if (s.CredSsp.Count > 0)
         {
-            return Phases.ChannelJoin;
+            Reach(Phases.Credssp);
+        }
+        if (s.EarlyUserAuthorization is not null)
+        {
+            Reach(Phases.EarlyUserAuth);
         }
         if (s.FirstX224Data[C2S] is not null)
         {
-            return Phases.McsConnect;
+            Reach(Phases.McsConnect);
         }
-        if (s.Request is not null || s.Confirm is not null)
+        if (s.ChannelJoinConfirm is not null)
         {
-            return Phases.X224;
+            Reach(Phases.ChannelJoin);
         }
-        return Phases.TcpConnect;
+        if (s.FirstSendData[C2S] is not null && s.ChannelJoinConfirm is not null)
+        {
+            // The client's first Send Data after joining channels: its Security Exchange PDU under
+            // Standard RDP Security, else its Client Info PDU (MS-RDPBCGR 1.3.1.1 phases 4, 5).
+            Reach(UsesTls(selected) ? Phases.ClientInfo : Phases.SecurityExchange);
+        }
+        return phase;
     }
 
     private static Finding Make(Context ctx, string code, FrameRef? at, string summary, string detail,

@@ -173,6 +173,20 @@ public static class FindingCatalog
             "A GCC data block could not be read",
             ["Compare the bytes with MS-RDPBCGR 2.2.1.3/2.2.1.4; a proxy rewriting the Basic Settings Exchange can cause this."],
             []),
+        new FindingDefinition("credssp.auth-failed", "error", Phases.Credssp,
+            "Network Level Authentication rejected the credentials",
+            [
+                "Check the user name (DOMAIN\\user or user@domain), the password, and that the account is not locked, disabled or expired (`Get-ADUser <user> -Properties LockedOut,Enabled,PasswordExpired,AccountExpirationDate`).",
+                "On the server, the Security event log has event 4625 with the failure reason and sub-status for this logon.",
+                "If the client saved credentials, delete them (Credential Manager, or `cmdkey /delete:TERMSRV/<host>`) and enter them again.",
+            ],
+            ["0x807 (SSL_ERR_LOGON_FAILURE) and the other SSL_ERR_* codes line up with the NTSTATUS names; pairing not documented"]),
+        new FindingDefinition("credssp.early-user-auth-denied", "error", Phases.EarlyUserAuth,
+            "The user authenticated but is not allowed to log on remotely",
+            [
+                "Add the user (or a group) to \"Remote Desktop Users\" on the server, or grant \"Allow log on through Remote Desktop Services\" (GPO Computer Configuration > Windows Settings > Security Settings > Local Policies > User Rights Assignment); check \"Deny log on through Remote Desktop Services\" too.",
+            ],
+            ["0x2407 is the one field report for this denial; pairing not documented"]),
         new FindingDefinition("tls.alert", "error", Phases.Tls,
             "A TLS alert ended the handshake",
             [

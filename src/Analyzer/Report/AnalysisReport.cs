@@ -64,7 +64,7 @@ public sealed class ConnectionReport
     public NegotiationReport? Negotiation { get; set; }
     public TlsReport? Tls { get; set; }
     public McsReport? Mcs { get; set; }
-    public object? Credssp { get; set; }
+    public CredSspReport? Credssp { get; set; }
     public List<Finding> Findings { get; init; } = [];
     public required Verdict Verdict { get; set; }
     /// <summary>Addition: the handshake as the ladder the text report draws.</summary>
@@ -155,6 +155,21 @@ public sealed class PathReport
     /// <summary>The direction whose packets the estimate is about: "client" or "server" sending.</summary>
     public string? Direction { get; set; }
     public int? IcmpNextHopMtu { get; set; }
+}
+
+public sealed class CredSspReport
+{
+    public int? Version { get; set; }
+    /// <summary>"NTLM" | "Kerberos" | "unknown" (plus "SPNEGO" when it is wrapped).</summary>
+    public string AuthPackage { get; set; } = "unknown";
+    public string? ErrorCode { get; set; }
+    public string? ErrorName { get; set; }
+    public string? EarlyUserAuthResult { get; set; }
+    public bool Decrypted { get; set; }
+    /// <summary>Additions.</summary>
+    public int? ServerVersion { get; set; }
+    public int Messages { get; set; }
+    public bool CredentialsSent { get; set; }
 }
 
 public sealed class McsReport

@@ -28,7 +28,13 @@ public readonly record struct TlsRecordSummary(
     /// <summary>True when the record is ciphertext (after this side's ChangeCipherSpec, or after ServerHello in TLS 1.3).</summary>
     bool Encrypted,
     /// <summary>The plaintext handshake messages this record completed (they may have begun in earlier records).</summary>
-    IReadOnlyList<TlsHandshakeMessage> HandshakeMessages);
+    IReadOnlyList<TlsHandshakeMessage> HandshakeMessages)
+{
+    /// <summary>True when a key log let the record be decrypted.</summary>
+    public bool Decrypted { get; init; }
+    /// <summary>The real content type of a decrypted TLS 1.3 record (RFC 8446 5.2).</summary>
+    public TlsContentType? InnerType { get; init; }
+}
 
 /// <summary>
 /// Typed messages a <see cref="RdpStreamParser"/> recognises in one direction. Implemented by
@@ -41,6 +47,10 @@ public interface IRdpStreamEvents
     void OnDisconnectRequest(StreamDirection direction, StreamRange range, byte reason);
     /// <summary>An X.224 Data TPDU in the clear, with the kind of MCS PDU it carries.</summary>
     void OnX224Data(StreamDirection direction, StreamRange range, McsPduHeader mcs);
+    /// <summary>A CredSSP TSRequest (MS-CSSP 2.2.1), from decrypted TLS application data.</summary>
+    void OnCredSsp(StreamDirection direction, StreamRange range, CredSsp.TsRequest request);
+    /// <summary>MS-RDPBCGR 2.2.10.2 Early User Authorization Result (HYBRID_EX), from decrypted data.</summary>
+    void OnEarlyUserAuthorization(StreamDirection direction, StreamRange range, uint result);
     /// <summary>An MCS Connect-Initial or Connect-Response in the clear, with its GCC data blocks decoded.</summary>
     void OnMcsConnect(StreamDirection direction, StreamRange range, McsConnectPdu pdu);
     void OnTlsRecord(StreamDirection direction, StreamRange range, TlsRecordSummary record);

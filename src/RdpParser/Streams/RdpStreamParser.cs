@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.IO.Pipelines;
 using RdpWire.RdpParser.Mcs;
 using RdpWire.RdpParser.Tls;
@@ -28,6 +29,14 @@ public sealed class RdpStreamParser
     private byte[]? _handshake;
     private int _handshakeLength;
     private bool _handshakeBroken;
+    private bool _collectCipher;
+    private byte[]? _cipher;
+    private int _cipherLength;
+    private readonly bool _inner;
+    private RdpStreamParser? _innerParser;
+    private System.IO.Pipelines.Pipe? _innerPipe;
+    private StreamRange? _outerRange;
+    private bool _sawCredSsp;
     private long _skipRemaining;
     private long _recordStart;
     private TlsRecordSummary _pendingRecord;
@@ -37,10 +46,19 @@ public sealed class RdpStreamParser
 
     /// <param name="tls">Shared by the two directions of one connection, so each knows when the other encrypts.</param>
     public RdpStreamParser(StreamDirection direction, IRdpStreamEvents events, TlsSessionState? tls = null)
+        : this(direction, events, tls, inner: false)
+    {
+    }
+
+    /// <param name="inner">Parses decrypted TLS application data: CredSSP TSRequests (DER), the Early
+    /// User Authorization Result, then TPKT/MCS and fast-path; events carry the outer record's range.</param>
+    private RdpStreamParser(StreamDirection direction, IRdpStreamEvents events, TlsSessionState? tls, bool inner)
     {
         _direction = direction;
         _events = events;
         _tls = tls ?? new TlsSessionState();
+        _inner = inner;
+        _inTls = false;
     }
 
     private enum Mode : byte
@@ -121,24 +139,40 @@ public sealed class RdpStreamParser
     private long Skip(in ReadOnlySequence<byte> rest)
     {
         long n = Math.Min(_skipRemaining, rest.Length);
-        if (_mode == Mode.SkippingTlsRecord && _collectHandshake)
+        if (_mode == Mode.SkippingTlsRecord && (_collectHandshake || _collectCipher))
         {
             int header = (int)Math.Min(_headerBytesLeft, n);
             _headerBytesLeft -= header;
             if (n > header)
             {
-                AppendHandshake(rest.Slice(header, n - header));
+                if (_collectCipher)
+                {
+                    var part = rest.Slice(header, n - header);
+                    part.CopyTo(_cipher.AsSpan(_cipherLength));
+                    _cipherLength += (int)part.Length;
+                }
+                else
+                {
+                    AppendHandshake(rest.Slice(header, n - header));
+                }
             }
         }
         _skipRemaining -= n;
         Offset += n;
         if (_skipRemaining == 0)
         {
-            var range = new StreamRange(_recordStart, Offset);
+            var range = _mode == Mode.SkippingFastPath ? OuterOr(_recordStart, Offset) : new StreamRange(_recordStart, Offset);
             if (_mode == Mode.SkippingTlsRecord)
             {
-                var messages = _collectHandshake ? TakeHandshakeMessages() : [];
-                _events.OnTlsRecord(_direction, range, _pendingRecord with { HandshakeMessages = messages });
+                if (_collectCipher)
+                {
+                    DecryptRecord(range);
+                }
+                else
+                {
+                    var messages = _collectHandshake ? TakeHandshakeMessages() : [];
+                    _events.OnTlsRecord(_direction, range, _pendingRecord with { HandshakeMessages = messages });
+                }
             }
             else
             {
@@ -196,6 +230,17 @@ public sealed class RdpStreamParser
             }
             var message = TlsHandshakeMessage.Parse((TlsHandshakeType)span[0], span.Slice(4, length));
             (messages ??= []).Add(message);
+            if (_tls.Decryption is { } decryption)
+            {
+                if (message.ClientHello is { } ch && message.Error is null && _direction == StreamDirection.ClientToServer)
+                {
+                    decryption.ClientHello = ch;
+                }
+                if (message.ServerHello is { IsHelloRetryRequest: false } sh && message.Error is null && _direction == StreamDirection.ServerToClient)
+                {
+                    decryption.ServerHello = sh;
+                }
+            }
             if (_direction == StreamDirection.ServerToClient && message.ServerHello is { } hello && message.Error is null)
             {
                 _tls.NegotiatedVersion = hello.NegotiatedVersion;
@@ -255,7 +300,15 @@ public sealed class RdpStreamParser
         {
             return FrameTpkt(rest);
         }
-        if (!_inStandardSecurity && TlsRecordHeader.LooksLikeRecord(b0, head[1]))
+        if (_inner && b0 == CredSsp.Asn1Bytes.SequenceTag)
+        {
+            return FrameTsRequest(rest);
+        }
+        if (_inner && _sawCredSsp && _direction == StreamDirection.ServerToClient && rest.Length >= 4 && !_inStandardSecurity)
+        {
+            return FrameEarlyUserAuthorization(rest);
+        }
+        if (!_inner && !_inStandardSecurity && TlsRecordHeader.LooksLikeRecord(b0, head[1]))
         {
             return FrameTlsRecord(rest);
         }
@@ -317,7 +370,7 @@ public sealed class RdpStreamParser
         }
         try
         {
-            var range = new StreamRange(Offset, Offset + tpkt.Length);
+            var range = OuterOr(Offset, Offset + tpkt.Length);
             Dispatch(span, range);
         }
         finally
@@ -413,6 +466,12 @@ public sealed class RdpStreamParser
         }
         _inTls = true;
         _collectHandshake = header.ContentType == TlsContentType.Handshake && !encrypted && !_handshakeBroken;
+        _collectCipher = encrypted && header.ContentType != TlsContentType.ChangeCipherSpec && _tls.Decryption?.For(_direction) is not null;
+        if (_collectCipher)
+        {
+            _cipher ??= ArrayPool<byte>.Shared.Rent(TlsRecordHeader.MaxFragmentLength);
+            _cipherLength = 0;
+        }
         _headerBytesLeft = TlsRecordHeader.Size;
         _pendingRecord = new TlsRecordSummary(header, handshakeType, alertLevel, alertDescription, encrypted, []);
         _recordStart = Offset;
@@ -445,6 +504,120 @@ public sealed class RdpStreamParser
         }
         return _tls.ClientEncrypting;
     }
+
+    /// <summary>Decrypts the collected record and hands its plaintext on (RFC 8446 5.2, RFC 5246 6.2.3.3).</summary>
+    private void DecryptRecord(StreamRange range)
+    {
+        var decryption = _tls.Decryption!;
+        var decryptor = decryption.For(_direction);
+        var header = _pendingRecord.Header;
+        byte[] plain = ArrayPool<byte>.Shared.Rent(Math.Max(1, _cipherLength));
+        try
+        {
+            if (decryptor is null || !decryptor.TryDecrypt(header, _cipher.AsSpan(0, _cipherLength), plain, out int length, out var inner))
+            {
+                decryption.Failed(_direction);
+                _events.OnTlsRecord(_direction, range, _pendingRecord);
+                return;
+            }
+            var content = plain.AsSpan(0, length);
+            var summary = _pendingRecord with { Decrypted = true, InnerType = inner };
+            switch (inner)
+            {
+                case TlsContentType.Handshake:
+                    var messages = new List<TlsHandshakeMessage>();
+                    var r = new TlsSpanReader(content);
+                    bool finished = false;
+                    while (r.TryReadU8(out byte type) && r.TryReadVector24(out var body))
+                    {
+                        messages.Add(TlsHandshakeMessage.Parse((TlsHandshakeType)type, body, _tls.IsTls13));
+                        finished |= (TlsHandshakeType)type == TlsHandshakeType.Finished;
+                    }
+                    _events.OnTlsRecord(_direction, range, summary with { HandshakeMessages = messages });
+                    if (finished)
+                    {
+                        decryption.FinishedSent(_direction);
+                    }
+                    break;
+                case TlsContentType.Alert when content.Length >= 2:
+                    _events.OnTlsRecord(_direction, range, summary with { AlertLevel = content[0], AlertDescription = content[1] });
+                    break;
+                case TlsContentType.ApplicationData:
+                    _events.OnTlsRecord(_direction, range, summary);
+                    FeedInner(content, range);
+                    break;
+                default:
+                    _events.OnTlsRecord(_direction, range, summary);
+                    break;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(plain);
+            _collectCipher = false;
+        }
+    }
+
+    /// <summary>Decrypted application data goes through a parser of its own, in stream order.</summary>
+    private void FeedInner(ReadOnlySpan<byte> plaintext, StreamRange outerRange)
+    {
+        _innerPipe ??= new System.IO.Pipelines.Pipe(new System.IO.Pipelines.PipeOptions(
+            pauseWriterThreshold: 0, resumeWriterThreshold: 0, useSynchronizationContext: false));
+        _innerParser ??= new RdpStreamParser(_direction, _events, _tls, inner: true);
+        var writer = _innerPipe.Writer;
+        plaintext.CopyTo(writer.GetSpan(plaintext.Length));
+        writer.Advance(plaintext.Length);
+        _ = writer.FlushAsync();
+        _innerParser._outerRange = outerRange;
+        _innerParser.Drain(_innerPipe.Reader);
+    }
+
+    /// <summary>MS-CSSP 2.2.1: one DER TSRequest.</summary>
+    private long FrameTsRequest(in ReadOnlySequence<byte> rest)
+    {
+        Span<byte> head = stackalloc byte[6];
+        int have = (int)Math.Min(head.Length, rest.Length);
+        rest.Slice(0, have).CopyTo(head);
+        var status = CredSsp.TsRequest.TryGetFrameLength(head[..have], out int length);
+        if (status == OperationStatus.NeedMoreData)
+        {
+            return 0;
+        }
+        if (status != OperationStatus.Done)
+        {
+            return Malformed("a DER element that is not a valid TSRequest header");
+        }
+        if (rest.Length < length)
+        {
+            return 0;
+        }
+        byte[] der = rest.Slice(0, length).ToArray();
+        if (CredSsp.TsRequest.TryParse(der, out var request, out string? error))
+        {
+            _sawCredSsp = true;
+            _events.OnCredSsp(_direction, OuterOr(Offset, Offset + length), request);
+        }
+        else
+        {
+            _events.OnMalformed(_direction, Offset, $"TSRequest: {error}");
+        }
+        Offset += length;
+        return length;
+    }
+
+    /// <summary>MS-RDPBCGR 2.2.10.2 Early User Authorization Result PDU: a bare little-endian u32.</summary>
+    private long FrameEarlyUserAuthorization(in ReadOnlySequence<byte> rest)
+    {
+        Span<byte> value = stackalloc byte[4];
+        rest.Slice(0, 4).CopyTo(value);
+        uint result = BinaryPrimitives.ReadUInt32LittleEndian(value);
+        _events.OnEarlyUserAuthorization(_direction, OuterOr(Offset, Offset + 4), result);
+        _sawCredSsp = false;
+        Offset += 4;
+        return 4;
+    }
+
+    private StreamRange OuterOr(long start, long end) => _outerRange ?? new StreamRange(start, end);
 
     private long FrameFastPath(in ReadOnlySequence<byte> rest)
     {

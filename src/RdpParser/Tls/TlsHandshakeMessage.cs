@@ -35,8 +35,13 @@ public sealed class TlsHandshakeMessage
     };
 
     /// <summary>Reads the typed body of the messages the analyzer needs; others keep only type and length.</summary>
-    public static TlsHandshakeMessage Parse(TlsHandshakeType type, ReadOnlySpan<byte> body)
+    public static TlsHandshakeMessage Parse(TlsHandshakeType type, ReadOnlySpan<byte> body, bool tls13 = false)
     {
+        if (tls13 && type == TlsHandshakeType.Certificate)
+        {
+            CertificateChain.TryParse13(body, out var chain13, out string? error13);
+            return new TlsHandshakeMessage { Type = type, Length = body.Length, Certificates = chain13, Error = error13 };
+        }
         string? error = null;
         switch (type)
         {
@@ -68,6 +73,9 @@ public sealed class TlsSessionState
     public bool ServerEncrypting { get; set; }
     public bool ClientEncrypting { get; set; }
     public bool AwaitingSecondClientHello { get; set; }
+
+    /// <summary>Set when a key log is given: decrypts this connection's records.</summary>
+    public Decryption.TlsDecryptionSession? Decryption { get; set; }
 
     public bool IsTls13 => NegotiatedVersion == Tls13;
 }

@@ -206,6 +206,34 @@ public sealed class CertificateChain
     public List<byte[]> Certificates { get; } = [];
     public int CertificatesOnWire { get; private set; }
 
+    /// <summary>RFC 8446 4.4.2: certificate_request_context, then entries of cert_data and extensions.</summary>
+    public static bool TryParse13(ReadOnlySpan<byte> body, out CertificateChain chain, out string? error)
+    {
+        chain = new CertificateChain();
+        var r = new TlsSpanReader(body);
+        if (!r.TryReadVector8(out _) || !r.TryReadVector24(out var list))
+        {
+            error = "TLS 1.3 Certificate message is cut short";
+            return false;
+        }
+        var entries = new TlsSpanReader(list);
+        while (entries.Remaining > 0)
+        {
+            if (!entries.TryReadVector24(out var der) || !entries.TryReadVector16(out _))
+            {
+                error = "a TLS 1.3 CertificateEntry is cut short";
+                return false;
+            }
+            chain.CertificatesOnWire++;
+            if (chain.Certificates.Count < MaxCertificates && der.Length <= MaxCertificateBytes)
+            {
+                chain.Certificates.Add(der.ToArray());
+            }
+        }
+        error = null;
+        return true;
+    }
+
     public static bool TryParse(ReadOnlySpan<byte> body, out CertificateChain chain, out string? error)
     {
         chain = new CertificateChain();

@@ -26,6 +26,14 @@ public class MutatedFixtureTests
         foreach (var fixture in Fixture.Discover(RepoPaths.FixturesDir))
         {
             byte[] original = File.ReadAllBytes(fixture.CapturePath);
+            // Where the lab kept the session's key log, the decryption path is exercised too.
+            string keyLogPath = Path.ChangeExtension(fixture.CapturePath, ".keylog");
+            var options = new AnalyzerOptions();
+            if (File.Exists(keyLogPath))
+            {
+                using var keys = File.OpenText(keyLogPath);
+                options = options with { KeyLog = RdpWire.RdpParser.Tls.Decryption.TlsKeyLog.Parse(keys) };
+            }
             for (int i = 0; i < rounds; i++)
             {
                 byte[] mutated = (byte[])original.Clone();
@@ -49,7 +57,7 @@ public class MutatedFixtureTests
                 try
                 {
                     using var source = CaptureFile.Open(new MemoryStream(mutated), fixture.Name);
-                    Assert.NotNull(CaptureAnalyzer.Analyze(source));
+                    Assert.NotNull(CaptureAnalyzer.Analyze(source, options));
                 }
                 catch (CaptureFormatException)
                 {
