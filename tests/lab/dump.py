@@ -13,12 +13,15 @@ or openssl) and alerts (level/description, or "ENCRYPTED"). It is a reading aid
 for the person writing the sidecar, not the oracle: check what it prints against
 `tshark -V` before putting it in a sidecar.
 
---keylog FILE (the NSS key log of a KEYLOG=1 run): TLS 1.3 records are decrypted
-(python3-cryptography; AES-GCM / ChaCha20-Poly1305) and each encrypted record is
-annotated with its inner content: handshake message types, alert level/description,
-or data. Useful where tshark gives up (TLS after the X.224 negotiation, or streams with
-retransmissions re-cut at a different size, as in the path-MTU fixtures).
-TLS 1.2 records are not decrypted (use tshark -o tls.keylog_file:FILE).
+--keylog FILE (the NSS key log of a KEYLOG=1 run, or a fixture's NAME.keylog): TLS 1.3 and
+TLS 1.2 records are decrypted (python3-cryptography; AES-GCM / ChaCha20-Poly1305 suites only,
+TLS 1.2 from the CLIENT_RANDOM master secret) and each encrypted record is annotated with its
+inner content: handshake message types, alert level/description, or data. Useful where tshark
+gives up (TLS after the X.224 negotiation, or streams with retransmissions re-cut at a different
+size, as in the path-MTU fixtures). When the decrypted data are CredSSP (HYBRID: the TLS payload
+is a series of DER TSRequests), each TSRequest is listed in stream order with the frame(s) and
+TLS record(s) that carried it, its version, the NTLM message inside negoTokens (type; the
+AUTHENTICATE's domain/user/workstation), pubKeyAuth / authInfo / clientNonce sizes and errorCode.
 """
 import subprocess
 import sys
@@ -28,7 +31,23 @@ PROTO_SELECTED = {0: "RDP", 1: "SSL", 2: "HYBRID", 4: "RDSTLS", 8: "HYBRID_EX", 
 FAILURES = {1: "SSL_REQUIRED_BY_SERVER", 2: "SSL_NOT_ALLOWED_BY_SERVER", 3: "SSL_CERT_NOT_ON_SERVER",
             4: "INCONSISTENT_FLAGS", 5: "HYBRID_REQUIRED_BY_SERVER", 6: "SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER"}
 FIELDS = ["frame.number", "frame.time_relative", "ip.src", "tcp.srcport", "ip.dst", "tcp.dstport",
-          "tcp.flags", "tcp.seq_raw", "tcp.ack_raw", "tcp.len", "tcp.payload", "icmp.type"]
+          "tcp.flags", "tcp.seq_raw", "tcp.ack_raw", "tcp.len", "tcp.payload", "icmp.type",
+          "ip.id", "ip.flags.mf", "ip.frag_offset", "ip.len"]
+
+
+def is_fragment(f):
+    return f["ip.flags.mf"] in ("1", "True") or f["ip.frag_offset"] not in ("", "0")
+
+
+def first_fragment_tcp(path):
+    """TCP header fields of first IP fragments (tshark with reassembly off): frame -> fields."""
+    cmd = ["tshark", "-r", path, "-n", "-T", "fields", "-E", "separator=\t", "-E", "occurrence=f",
+           "-o", "ip.defragment:FALSE", "-Y", "ip.flags.mf==1 && ip.frag_offset==0 && tcp"]
+    names = ["frame.number", "tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.seq_raw", "tcp.ack_raw"]
+    for n in names:
+        cmd += ["-e", n]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return {v[0]: dict(zip(names, v)) for v in (line.split("\t") for line in out.splitlines())}
 
 
 def frames(path):
@@ -346,6 +365,184 @@ class Tls13Decryptor:
         return ctype, plain
 
 
+# TLS 1.2 AEAD suites: (cipher, key length, PRF hash, fixed IV length, explicit nonce length)
+SUITE12_AEAD = {0xC02F: ("aesgcm", 16, "sha256", 4, 8), 0xC030: ("aesgcm", 32, "sha384", 4, 8),
+                0xC02B: ("aesgcm", 16, "sha256", 4, 8), 0xC02C: ("aesgcm", 32, "sha384", 4, 8),
+                0x009E: ("aesgcm", 16, "sha256", 4, 8), 0x009F: ("aesgcm", 32, "sha384", 4, 8),
+                0x009C: ("aesgcm", 16, "sha256", 4, 8), 0x009D: ("aesgcm", 32, "sha384", 4, 8),
+                0xCCA8: ("chacha", 32, "sha256", 12, 0), 0xCCA9: ("chacha", 32, "sha256", 12, 0),
+                0xCCAA: ("chacha", 32, "sha256", 12, 0)}
+
+
+def tls12_prf(secret, label, seed, length, hash_name):
+    import hmac
+    seed = label + seed
+    out, a = b"", seed
+    while len(out) < length:
+        a = hmac.new(secret, a, hash_name).digest()
+        out += hmac.new(secret, a + seed, hash_name).digest()
+    return out[:length]
+
+
+class Tls12Decryptor:
+    """One direction of a TLS 1.2 AEAD session: every record after that side's ChangeCipherSpec,
+    sequence numbers from 0 (RFC 5246 6.2.3.3, RFC 5288 / RFC 7905 nonces)."""
+
+    def __init__(self, keys, client_random, server_random, suite, who):
+        ms = keys.get(("CLIENT_RANDOM", client_random))
+        self.ok = suite in SUITE12_AEAD and ms is not None and server_random is not None
+        if not self.ok:
+            return
+        self.kind, keylen, hash_name, ivlen, self.explicit = SUITE12_AEAD[suite]
+        block = tls12_prf(ms, b"key expansion", server_random + bytes.fromhex(client_random),
+                          2 * keylen + 2 * ivlen, hash_name)
+        ck, sk = block[:keylen], block[keylen:2 * keylen]
+        civ, siv = block[2 * keylen:2 * keylen + ivlen], block[2 * keylen + ivlen:]
+        key, self.iv = (ck, civ) if who == "client" else (sk, siv)
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+        self.aead = AESGCM(key) if self.kind == "aesgcm" else ChaCha20Poly1305(key)
+        self.seq = 0
+
+    def decrypt(self, rec):
+        """-> (content type, plaintext) or None."""
+        if not self.ok or rec["truncated"]:
+            return None
+        body = rec["body"]
+        if self.explicit:
+            nonce, ct = self.iv + body[:self.explicit], body[self.explicit:]
+        else:
+            nonce = bytes(a ^ b for a, b in zip(self.iv, self.seq.to_bytes(12, "big")))
+            ct = body
+        aad = self.seq.to_bytes(8, "big") + bytes([rec["type"]]) + rec["ver"].to_bytes(2, "big") + \
+            (len(ct) - 16).to_bytes(2, "big")
+        try:
+            plain = self.aead.decrypt(nonce, ct, aad)
+        except Exception:
+            return None
+        self.seq += 1
+        return rec["type"], plain
+
+
+# ---- CredSSP (MS-CSSP 2.2.1) inside the decrypted TLS data of a HYBRID connection ----------
+def der_read(b, p):
+    """-> (tag, value bytes, next position) of one DER TLV at p, or None."""
+    if p + 2 > len(b):
+        return None
+    tag, ln, q = b[p], b[p + 1], p + 2
+    if ln & 0x80:
+        n = ln & 0x7F
+        if n == 0 or n > 4 or q + n > len(b):
+            return None
+        ln, q = int.from_bytes(b[q:q + n], "big"), q + n
+    if q + ln > len(b):
+        return None
+    return tag, b[q:q + ln], q + ln
+
+
+def der_children(b):
+    out, p = [], 0
+    while p < len(b):
+        t = der_read(b, p)
+        if t is None:
+            break
+        out.append(t[:2])
+        p = t[2]
+    return out
+
+
+NTLM_TYPES = {1: "NEGOTIATE", 2: "CHALLENGE", 3: "AUTHENTICATE"}
+
+
+def ntlm_facts(tok):
+    if tok[:8] != b"NTLMSSP\x00" or len(tok) < 12:
+        return "token %d bytes (not NTLMSSP: %s)" % (len(tok), tok[:8].hex())
+    t = int.from_bytes(tok[8:12], "little")
+    res = "NTLM %s (%d bytes)" % (NTLM_TYPES.get(t, t), len(tok))
+
+    def field(off, unicode=True):
+        if off + 8 > len(tok):
+            return None
+        ln, o = int.from_bytes(tok[off:off + 2], "little"), int.from_bytes(tok[off + 4:off + 8], "little")
+        v = tok[o:o + ln]
+        return v.decode("utf-16-le", "replace") if unicode else v
+    if t == 2 and len(tok) >= 32:
+        res += " flags=0x%08x serverChallenge=%s targetName=%r" % (
+            int.from_bytes(tok[20:24], "little"), tok[24:32].hex(), field(12))
+    elif t == 3 and len(tok) >= 64:
+        nt = field(20, False) or b""
+        res += " domain=%r user=%r workstation=%r NtChallengeResponse=%d bytes EncryptedRandomSessionKey=%d bytes" % (
+            field(28), field(36), field(44), len(nt), len(field(52, False) or b""))
+    return res
+
+
+def credssp_summary(pieces):
+    """pieces: per direction, [(frame, record length, plaintext)] of decrypted application data,
+    in stream order. Prints each TSRequest with the frames and records that carried it."""
+    items = []
+    for who, recs in pieces.items():
+        if not recs or recs[0][2][:1] != b"\x30":
+            continue
+        data = bytearray()
+        spans = []      # (start offset, frame, record length)
+        for frame, rlen, plain in recs:
+            spans.append((len(data), frame, rlen))
+            data += plain
+        p = 0
+        while p < len(data):
+            t = der_read(bytes(data), p)
+            if t is None or t[0] != 0x30:
+                first = [f for i, (o, f, _) in enumerate(spans)
+                         if (spans[i + 1][0] if i + 1 < len(spans) else len(data)) > p][0]
+                what = "bytes of X.224/MCS data (TPKT): CredSSP is over" if data[p] == 3 else \
+                    "bytes that are not a complete TSRequest: %s" % bytes(data[p:p + 16]).hex()
+                items.append((first, who, "  %s from frame %s on: %d %s" % (who, first, len(data) - p, what)))
+                break
+            end = t[2]
+            carried = [(f, rl) for i, (o, f, rl) in enumerate(spans)
+                       if o < end and (spans[i + 1][0] if i + 1 < len(spans) else len(data)) > p]
+            facts = []
+            for tag, val in der_children(t[1]):
+                inner = der_read(val, 0)
+                v = inner[1] if inner else b""
+                if tag == 0xA0:
+                    facts.append("version=%d" % int.from_bytes(v, "big"))
+                elif tag == 0xA1:
+                    for _, nd in der_children(v):            # NegoData: SEQUENCE OF SEQUENCE
+                        for t2, tokw in der_children(nd):
+                            tok = der_read(tokw, 0)
+                            if t2 == 0xA0 and tok:
+                                facts.append("negoToken " + ntlm_facts(tok[1]))
+                elif tag == 0xA2:
+                    facts.append("authInfo %d bytes" % len(v))
+                elif tag == 0xA3:
+                    facts.append("pubKeyAuth %d bytes" % len(v))
+                elif tag == 0xA4:
+                    code = int.from_bytes(v, "big", signed=True) & 0xFFFFFFFF
+                    facts.append("errorCode 0x%08X%s" % (code, " (%s)" % NTSTATUS[code] if code in NTSTATUS else ""))
+                elif tag == 0xA5:
+                    facts.append("clientNonce %d bytes" % len(v))
+                else:
+                    facts.append("tag 0x%02x %d bytes" % (tag, len(v)))
+            items.append((carried[0][0], who, "  %s TSRequest %d bytes in frame(s) %s, TLS record length(s) %s: %s" % (
+                who, end - p, ",".join(str(f) for f, _ in carried), ",".join(str(rl) for _, rl in carried),
+                "; ".join(facts))))
+            p = end
+    if items:
+        print("  CredSSP (decrypted), in frame order:")
+        for _, _, line in sorted(items, key=lambda x: (x[0], x[1])):
+            print(line)
+
+
+NTSTATUS = {0xC000006D: "STATUS_LOGON_FAILURE", 0xC000006A: "STATUS_WRONG_PASSWORD",
+            0xC0000064: "STATUS_NO_SUCH_USER", 0xC0000022: "STATUS_ACCESS_DENIED",
+            0xC0000072: "STATUS_ACCOUNT_DISABLED", 0xC0000234: "STATUS_ACCOUNT_LOCKED_OUT",
+            0xC0000071: "STATUS_PASSWORD_EXPIRED", 0xC0000224: "STATUS_PASSWORD_MUST_CHANGE",
+            0xC000006E: "STATUS_ACCOUNT_RESTRICTION", 0xC000015B: "STATUS_LOGON_TYPE_NOT_GRANTED",
+            0x8009030C: "SEC_E_LOGON_DENIED", 0x8009030E: "SEC_E_NO_CREDENTIALS",
+            0x80090322: "SEC_E_WRONG_PRINCIPAL", 0x8009030F: "SEC_E_MESSAGE_ALTERED",
+            0x80090308: "SEC_E_INVALID_TOKEN", 0x80090302: "SEC_E_UNSUPPORTED_FUNCTION"}
+
+
 def describe_inner(ctype, plain):
     if ctype == 21 and len(plain) == 2:
         lvl = {1: "warning", 2: "fatal"}.get(plain[0], plain[0])
@@ -369,6 +566,7 @@ def tls_summary(cs, ss, keys=None):
     version = None
     suite = None
     client_random = None
+    server_random = None
     for r in crec:
         if r["type"] == 22 and r["body"][:1] == b"\x01" and len(r["body"]) >= 38:
             client_random = r["body"][6:38].hex()
@@ -378,6 +576,7 @@ def tls_summary(cs, ss, keys=None):
         if r["type"] == 22 and r["body"][:1] == b"\x02":
             b = r["body"][4:]
             version = int.from_bytes(b[0:2], "big")
+            server_random = bytes(b[2:34])
             sid = b[34]
             suite = int.from_bytes(b[35 + sid:37 + sid], "big")
             rest = b[35 + sid + 3:]
@@ -386,16 +585,20 @@ def tls_summary(cs, ss, keys=None):
                     if t == 43 and len(v) == 2:
                         version = int.from_bytes(v, "big")
             break
-    if keys is not None and version != 0x0304:
-        print("  (--keylog: not TLS 1.3, records not decrypted; use tshark -o tls.keylog_file:...)")
+    if keys is not None and version not in (0x0303, 0x0304):
+        print("  (--keylog: neither TLS 1.3 nor TLS 1.2, records not decrypted)")
+    pieces = {"client": [], "server": []}   # decrypted application data, for the CredSSP summary
     for who, recs in (("client", crec), ("server", srec)):
         enc = False
         hs = bytearray()
         hs_frames = []  # (offset in hs, frame)
         run = []
         dec = None
-        if keys is not None and version == 0x0304 and client_random:
-            dec = Tls13Decryptor(keys, client_random, suite, who)
+        if keys is not None and version in (0x0303, 0x0304) and client_random:
+            if version == 0x0304:
+                dec = Tls13Decryptor(keys, client_random, suite, who)
+            else:
+                dec = Tls12Decryptor(keys, client_random, server_random, suite, who)
             if not dec.ok:
                 print("  (--keylog: no %s secrets for this client_random / suite)" % who)
                 dec = None
@@ -419,10 +622,12 @@ def tls_summary(cs, ss, keys=None):
             elif r["type"] == 23 and r["len"] == 19:
                 line += " (19 bytes = 2-byte plaintext + content type + 16-byte AEAD tag: an encrypted TLS 1.3 alert?)"
             inner = None
-            if dec is not None and r["type"] == 23:
+            if dec is not None and (r["type"] == 23 if version == 0x0304 else enc and r["type"] != 20):
                 res = dec.decrypt(r)
                 inner = res[0] if res else None
                 line += " [%s]" % (describe_inner(*res) if res else "decryption failed")
+                if inner == 23:
+                    pieces[who].append((r["frame"], r["len"], res[1]))
             # long runs of application data: show the first two and the last two of a run
             if r["type"] == 23 and r["len"] != 19 and inner in (None, 23):
                 run.append(line)
@@ -483,6 +688,7 @@ def tls_summary(cs, ss, keys=None):
                     q += 3 + cl
                     n += 1
             p += 4 + ln
+    credssp_summary(pieces)
     if cs.gaps or ss.gaps:
         print("  NOTE: sequence gaps (lost/out-of-order segments) c->s %s s->c %s" % (cs.gaps, ss.gaps))
 
@@ -515,7 +721,24 @@ def main(path, keys=None):
     conns = {}
     order = []
     other = []
-    for f in frames(path):
+    allf = list(frames(path))
+    # tshark (one pass) puts the reassembled datagram on the frame that completed it: its last fragment
+    completed = {(f["ip.src"], f["ip.dst"], f["ip.id"]): f for f in allf if is_fragment(f) and f["tcp.srcport"]}
+    ffrag = first_fragment_tcp(path) if any(is_fragment(f) and not f["tcp.srcport"] for f in allf) else {}
+    for f in allf:
+        if not f["tcp.srcport"] and not f["icmp.type"] and is_fragment(f):
+            # an IP fragment: listed in its connection, found through the frame that completed
+            # the datagram, or (never completed) through the TCP header in a first fragment
+            f = dict(f)
+            whole = completed.get((f["ip.src"], f["ip.dst"], f["ip.id"]))
+            if whole is not None:
+                f["frag"] = "reassembled in #%s" % whole["frame.number"]
+                f["tcp.srcport"], f["tcp.dstport"] = whole["tcp.srcport"], whole["tcp.dstport"]
+            elif f["frame.number"] in ffrag:
+                t = ffrag[f["frame.number"]]
+                f["frag"] = "NEVER REASSEMBLED; TCP header inside: %s seq=%s ack=%s" % (
+                    flags_str(int(t["tcp.flags"], 16)), t["tcp.seq_raw"], t["tcp.ack_raw"])
+                f["tcp.srcport"], f["tcp.dstport"] = t["tcp.srcport"], t["tcp.dstport"]
         if not f["tcp.srcport"] or f["icmp.type"]:
             other.append(f)
             continue
@@ -528,9 +751,12 @@ def main(path, keys=None):
         conns[key].append(f)
     if other:
         for o in other:
-            print("non-TCP frame #%s %9.6f %s -> %s icmp.type=%s (quoted TCP %s -> %s)" % (
+            print("non-TCP frame #%s %9.6f %s -> %s icmp.type=%s (quoted TCP %s -> %s)%s" % (
                 o["frame.number"], float(o["frame.time_relative"]), o["ip.src"], o["ip.dst"], o["icmp.type"] or "-",
-                o["tcp.srcport"] or "-", o["tcp.dstport"] or "-"))
+                o["tcp.srcport"] or "-", o["tcp.dstport"] or "-",
+                " IP fragment id=%s offset=%d ip.len=%s%s" % (o["ip.id"], int(o["ip.frag_offset"] or 0),
+                                                          o["ip.len"], " MF" if is_fragment(o) and o["ip.flags.mf"] in ("1", "True") else "")
+                if is_fragment(o) else ""))
     for i, key in enumerate(order, 1):
         cli, srv = key
         print("=== connection %d  client %s:%d  server %s:%d" % (i, cli[0], cli[1], srv[0], srv[1]))
@@ -538,9 +764,16 @@ def main(path, keys=None):
         s2c = bytearray()
         cstream, sstream = Stream(), Stream()
         cr = cc = None
+        nfrag = 0
         for f in conns[key]:
-            fl = int(f["tcp.flags"], 16)
             frm = "c->s" if (f["ip.src"], int(f["tcp.srcport"])) == cli else "s->c"
+            if "frag" in f:
+                nfrag += 1
+                print("  #%-4s %9.6f %s IP fragment id=%s offset=%d ip.len=%s%s: %s" % (
+                    f["frame.number"], float(f["frame.time_relative"]), frm, f["ip.id"], int(f["ip.frag_offset"] or 0),
+                    f["ip.len"], " MF" if f["ip.flags.mf"] in ("1", "True") else "", f["frag"]))
+                continue
+            fl = int(f["tcp.flags"], 16)
             payload = bytes.fromhex(f["tcp.payload"]) if f["tcp.payload"] else b""
             what = ""
             if payload:
@@ -554,6 +787,9 @@ def main(path, keys=None):
                     if not s2c and cc is None:
                         cc = (f["frame.number"], payload)
                     s2c += payload
+            if is_fragment(f):
+                what += " [last IP fragment id=%s offset=%d ip.len=%s: datagram reassembled here]" % (
+                    f["ip.id"], int(f["ip.frag_offset"] or 0), f["ip.len"])
             print("  #%-4s %9.6f %s %-12s seq=%s ack=%s len=%s %s" % (
                 f["frame.number"], float(f["frame.time_relative"]), frm, flags_str(fl),
                 f["tcp.seq_raw"], f["tcp.ack_raw"], f["tcp.len"], what))
@@ -562,6 +798,8 @@ def main(path, keys=None):
         if cc:
             print("  first s->c payload frame %s: %s" % (cc[0], decode_cc(cc[1])))
         print("  bytes c->s=%d s->c=%d" % (len(c2s), len(s2c)))
+        if nfrag:
+            print("  IP fragments listed in this connection: %d (frames without a TCP segment of their own)" % nfrag)
         tls_summary(cstream, sstream, keys)
 
 

@@ -87,6 +87,11 @@ SCENARIOS=(
   "lossy-path|routed, no MTU change, offloads off, the router drops 7% of forwarded packets at random (both directions): retransmissions, connection completes"
   "offload-server-capture|routed, plain TLS success captured on the server with veth TSO/GSO on (default): frames far larger than the 1500 MTU"
   "offload-off-server-capture|same, with tso/gso/gro off on every veth end (the server's capture interface included): no frame above 1514 bytes"
+  "fragmented-path|routed, MTU 1200, offloads off, the server does not set DF (ip_no_pmtu_disc=1): the router fragments its 1500-byte packets, the client reassembles them, TLS completes; captured on the client"
+  "fragments-dropped|same, but the router drops every non-first fragment: the client receives first fragments only, the server's large segments never arrive, TLS stalls"
+  "nla-wrong-password|shadow /sec:nla +auth with SAM file, xfreerdp /sec:nla +auth-only pinned to TLS 1.2, right user, wrong password: CredSSP/NTLM fails; client TLS key log kept as NAME.keylog"
+  "nla-unknown-user|same, with a user name that is not in the SAM file: CredSSP/NTLM fails; key log kept as NAME.keylog"
+  "nla-success-keylog|same, right user and password: CredSSP succeeds (+auth-only); key log kept as NAME.keylog, for contrast"
 )
 
 die() { echo "record.sh: $*" >&2; exit 1; }
@@ -113,6 +118,10 @@ scenario_exists() {
 #   CLIENT_EXTRA   extra xfreerdp arguments (array)
 #   CLIENT_SECS    seconds the client may run before it is sent SIGTERM
 #   CLIENT_PASS    1 = pass /p:PASSWORD (0 for xrdp sessions that should stop at xrdp's login screen)
+#   CLIENT_USER    /u: user name (default the lab user, the one in the SAM file)
+#   CLIENT_PASSWORD /p: password (default the lab password)
+#   KEEP_KEYLOG    1 = record the client's TLS key log (as KEYLOG=1) and write it next to the capture as
+#                  OUT_DIR/NAME.keylog (the throw-away secrets of this one lab session, for decryption tests)
 #   XRDP_CRYPT     xrdp crypt_level= (Standard RDP Security only; see README for why rdp-security uses fips)
 #   DEFAULT_VANTAGE client | server | router (routed only: the router's server-facing interface)
 # TLS knobs (see "TLS scenarios" in the README):
@@ -133,17 +142,24 @@ scenario_exists() {
 #                  the client's own interface stays 1500, so its SYN still advertises MSS 1460
 #   ROUTER_ICMP    routed: pass | drop (router iptables OUTPUT drops the ICMP frag-needed it generates)
 #   ROUTER_LOSS    routed: probability (e.g. 0.07) with which the router drops any forwarded packet
+#   SERVER_DF      routed: on (kernel default: DF set, PMTU discovery) | off (net.ipv4.ip_no_pmtu_disc=1 in the
+#                  server namespace: no DF, so the router fragments the server's packets to the bottleneck MTU)
+#   ROUTER_FRAGS   routed: pass | drop-nonfirst (the router drops every non-first IP fragment it forwards)
 #   OFFLOAD        on (veth default: TSO/GSO on, GRO off) | off (ethtool -K tso/gso/gro off on every
 #                  veth end: one packet = one wire-size segment, at the router and in the capture)
 # the path scenarios' common part: xrdp tls <- xfreerdp /sec:tls /cert:ignore, no password
 # (xrdp's login screen), through the router
 routed_tls() { SERVER=xrdp SERVER_SEC=tls CLIENT_SEC=tls CLIENT_PASS=0 TOPOLOGY=routed; }
 
+# the NLA credential scenarios' common part: shadow /sec:nla +auth (SAM file) <- xfreerdp /sec:nla
+# +auth-only pinned to TLS 1.2 (certificate in the clear), the run's key log written beside the capture
+nla_keylog() { SERVER=shadow SERVER_SEC=nla CLIENT_SEC=nla CLIENT_TLS=1.2 CLIENT_EXTRA=(+auth-only) CLIENT_SECS=10 KEEP_KEYLOG=1; }
+
 configure_scenario() {
   SERVER=none SERVER_SEC= FIREWALL=none CLIENT_SEC= CLIENT_EXTRA=() CLIENT_SECS=10 DEFAULT_VANTAGE=client
-  CLIENT_PASS=1 XRDP_CRYPT=high
+  CLIENT_PASS=1 XRDP_CRYPT=high CLIENT_USER=$LAB_USER CLIENT_PASSWORD=$LAB_PASS KEEP_KEYLOG=0
   CERT=self KEY_FAULT=none XRDP_TLS="TLSv1.2, TLSv1.3" XRDP_CIPHERS= CLIENT_TLS= CLIENT_CERT=ignore CLIENT_TRUST=none
-  TOPOLOGY=direct BOTTLENECK_MTU= ROUTER_ICMP=pass ROUTER_LOSS= OFFLOAD=on
+  TOPOLOGY=direct BOTTLENECK_MTU= ROUTER_ICMP=pass ROUTER_LOSS= OFFLOAD=on SERVER_DF=on ROUTER_FRAGS=pass
   case "$1" in
     tls-success)                 SERVER=xrdp SERVER_SEC=tls CLIENT_SEC=tls CLIENT_SECS=4 CLIENT_PASS=0 ;;
     tls-success-server-vantage)  SERVER=xrdp SERVER_SEC=tls CLIENT_SEC=tls CLIENT_SECS=4 DEFAULT_VANTAGE=server CLIENT_PASS=0 ;;
@@ -183,6 +199,12 @@ configure_scenario() {
     lossy-path)                  routed_tls; ROUTER_LOSS=0.07 OFFLOAD=off CLIENT_SECS=6 ;;
     offload-server-capture)      routed_tls; CLIENT_SECS=4 DEFAULT_VANTAGE=server ;;
     offload-off-server-capture)  routed_tls; CLIENT_SECS=4 DEFAULT_VANTAGE=server OFFLOAD=off ;;
+    fragmented-path)             routed_tls; CERT=ca-chain-4096 BOTTLENECK_MTU=1200 SERVER_DF=off OFFLOAD=off CLIENT_SECS=4 ;;
+    fragments-dropped)           routed_tls; CERT=ca-chain-4096 BOTTLENECK_MTU=1200 SERVER_DF=off ROUTER_FRAGS=drop-nonfirst \
+                                 OFFLOAD=off CLIENT_SECS=10 ;;
+    nla-wrong-password)          nla_keylog; CLIENT_PASSWORD='Wrong-Passw0rd!' ;;
+    nla-unknown-user)            nla_keylog; CLIENT_USER=rwlab-nobody ;;
+    nla-success-keylog)          nla_keylog ;;
     *) die "unknown scenario '$1' (see --list)" ;;
   esac
 }
@@ -312,6 +334,9 @@ setup_routed_network() {
       net.ipv4.ip_no_pmtu_disc=0 net.ipv4.tcp_mtu_probing=0
     ip -n "$ns" link set lo up
   done
+  # SERVER_DF=off: the server's sockets no longer set DF (IP_PMTUDISC_DONT, inherited by xrdp's
+  # listening socket, so this must precede the server's start); a router fragments what does not fit
+  [[ $SERVER_DF == off ]] && ip netns exec "$NS_S" sysctl -qw net.ipv4.ip_no_pmtu_disc=1
   ip netns exec "$NS_R" sysctl -qw net.ipv4.ip_forward=1
   ip -n "$NS_C" addr add "$ADDR_C/24" dev "$IF_C"
   ip -n "$NS_R" addr add "$ROUTED_ADDR_RC/24" dev "$IF_RC"
@@ -359,6 +384,26 @@ setup_router() {
       ip netns exec "$NS_R" iptables -A OUTPUT -p icmp --icmp-type fragmentation-needed -j DROP ;;
     *) die "unknown ROUTER_ICMP mode $ROUTER_ICMP" ;;
   esac
+  case "$ROUTER_FRAGS" in
+    pass) ;;
+    drop-nonfirst)
+      # The fragments are made by the router itself, when it forwards a DF-less packet larger than
+      # the next hop's MTU - after every iptables hook (ip_fragment runs after POSTROUTING), so
+      # `iptables -A FORWARD -f -j DROP` here never matches (tried: 0 packets). The first point a
+      # router-made fragment passes is the interface's egress hook (nftables netdev family): drop
+      # every fragment with a non-zero offset there, as a firewall behind the router would.
+      need nft
+      ip netns exec "$NS_R" nft -f - <<EOF_NFT
+table netdev rwlab_frag {
+  chain egress_rc {
+    type filter hook egress device "$IF_RC" priority 0; policy accept;
+    ip frag-off & 0x1fff != 0 counter drop
+  }
+}
+EOF_NFT
+      ;;
+    *) die "unknown ROUTER_FRAGS mode $ROUTER_FRAGS" ;;
+  esac
   if [[ -n $ROUTER_LOSS ]]; then
     # random loss on the path, either direction (xt_statistic, not seedable: runs differ)
     ip netns exec "$NS_R" iptables -A FORWARD -m statistic --mode random --probability "$ROUTER_LOSS" -j DROP
@@ -373,8 +418,12 @@ router_report() {
   {
     echo "== iptables -L -v -n -x (router)"
     ip netns exec "$NS_R" iptables -L -v -n -x
+    if [[ $ROUTER_FRAGS != pass ]]; then
+      echo "== nft list ruleset (router)"
+      ip netns exec "$NS_R" nft list ruleset
+    fi
     echo "== nstat -asz (router)"
-    ip netns exec "$NS_R" nstat -asz 2>/dev/null | grep -E 'IpForwDatagrams|IpFragFails|IpOutDiscards|IcmpOutDestUnreachs|IcmpOutErrors|IcmpMsgOutType3' || true
+    ip netns exec "$NS_R" nstat -asz 2>/dev/null | grep -E 'IpForwDatagrams|IpFragFails|IpFragOKs|IpFragCreates|IpOutDiscards|IcmpOutDestUnreachs|IcmpOutErrors|IcmpMsgOutType3' || true
     echo "== ip -s link (router)"
     ip -n "$NS_R" -s link show
   } >"$WORK/router.log" 2>&1
@@ -383,6 +432,13 @@ router_report() {
   fragfail=$(awk '$1=="IpFragFails"{print $2}' "$WORK/router.log")
   icmp=$(awk '$1=="IcmpOutDestUnreachs"{print $2}' "$WORK/router.log")
   log "router: forwarded ${fwd:-?}, too big for the next hop (DF) ${fragfail:-?}, ICMP dest-unreach generated ${icmp:-?} (ROUTER_ICMP=$ROUTER_ICMP)"
+  if [[ $SERVER_DF == off || $ROUTER_FRAGS != pass ]]; then
+    local fragok fragcr fragdrop
+    fragok=$(awk '$1=="IpFragOKs"{print $2}' "$WORK/router.log")
+    fragcr=$(awk '$1=="IpFragCreates"{print $2}' "$WORK/router.log")
+    fragdrop=$(awk '/frag-off/ && /counter/ {for (i=1; i<NF; i++) if ($i=="packets") print $(i+1)}' "$WORK/router.log")
+    log "router: datagrams fragmented ${fragok:-?}, fragments created ${fragcr:-?}, non-first fragments dropped ${fragdrop:-0} (ROUTER_FRAGS=$ROUTER_FRAGS)"
+  fi
 }
 
 setup_firewall() {
@@ -673,10 +729,10 @@ stop_capture() {
 }
 
 run_client() {
-  local args=(/v:$ADDR_S:$RDP_PORT "/u:$LAB_USER")
+  local args=(/v:$ADDR_S:$RDP_PORT "/u:$CLIENT_USER")
   # xrdp: no password, so xrdp shows its login screen instead of trying an autologon
   # through sesman (not running here); the NLA scenarios need the password for CredSSP.
-  [[ $CLIENT_PASS == 1 ]] && args+=("/p:$LAB_PASS")
+  [[ $CLIENT_PASS == 1 ]] && args+=("/p:$CLIENT_PASSWORD")
   args+=("/cert:$CLIENT_CERT" /client-hostname:rwlab-client /log-level:INFO /size:800x600)
   [[ -n $CLIENT_SEC ]] && args+=("/sec:$CLIENT_SEC")
   args+=("${CLIENT_EXTRA[@]}")
@@ -688,7 +744,7 @@ run_client() {
   fi
   # the client's OpenSSL default trust store becomes the lab CA alone
   [[ $CLIENT_TRUST == ca ]] && envs+=(SSL_CERT_FILE="$WORK/ca/ca.pem" SSL_CERT_DIR="$WORK/ca/no-such-dir")
-  if [[ ${KEYLOG:-0} == 1 ]]; then
+  if [[ ${KEYLOG:-0} == 1 || $KEEP_KEYLOG == 1 ]]; then
     build_keylog_shim
     envs+=(LD_PRELOAD="$WORK/keylog.so" RWLAB_KEYLOG_FILE="$WORK/tls-keys.log")
   fi
@@ -756,6 +812,12 @@ record_one() {
   cp "$WORK/capture.pcap" "$out_dir/$name.pcap"
   chmod 644 "$out_dir/$name.pcap"
   log "wrote $out_dir/$name.pcap ($(stat -c %s "$out_dir/$name.pcap") bytes)"
+  if [[ $KEEP_KEYLOG == 1 ]]; then
+    [[ -s $WORK/tls-keys.log ]] || die "KEEP_KEYLOG: the client wrote no TLS key log"
+    cp "$WORK/tls-keys.log" "$out_dir/$name.keylog"
+    chmod 644 "$out_dir/$name.keylog"
+    log "wrote $out_dir/$name.keylog ($(wc -l <"$out_dir/$name.keylog") lines)"
+  fi
 }
 
 main() {
