@@ -297,6 +297,10 @@ public sealed class ConnectionState : IRdpStreamEvents
                 step = "TLS ChangeCipherSpec";
                 break;
             case TlsContentType.Alert:
+                if (record.Encrypted)
+                {
+                    NoteCipherRecord(at, direction, alert: true, record.Header.Length);
+                }
                 if (record.AlertLevel is byte level && record.AlertDescription is byte desc)
                 {
                     Alerts.Add((at, (TcpDirection)direction, level, desc, false, false));
@@ -312,10 +316,12 @@ public sealed class ConnectionState : IRdpStreamEvents
                 // RFC 8446 5.2: an encrypted alert is 2 bytes + 1 content-type byte + a 16-byte
                 // AEAD tag. Handshake and RDP data records are larger, so a 19-byte record is an alert.
                 Alerts.Add((at, (TcpDirection)direction, 0, 0, true, true));
+                NoteCipherRecord(at, direction, alert: true, record.Header.Length);
                 step = "TLS alert (encrypted; a 19-byte TLS 1.3 record)";
                 break;
             case TlsContentType.ApplicationData:
                 ApplicationDataRecords[d]++;
+                NoteCipherRecord(at, direction, alert: false, record.Header.Length);
                 if (FirstApplicationData[d] is null)
                 {
                     FirstApplicationData[d] = at;
@@ -328,6 +334,18 @@ public sealed class ConnectionState : IRdpStreamEvents
         if (step is not null)
         {
             AddStep(at, Arrow(direction), step);
+        }
+    }
+
+    /// <summary>The first ciphertext data and alert records in wire order: the shape of CredSSP without keys.</summary>
+    public List<(FrameRef At, TcpDirection From, bool Alert, int Length)> CipherRecords { get; } = [];
+    private const int MaxCipherRecords = 32;
+
+    private void NoteCipherRecord(FrameRef at, StreamDirection direction, bool alert, int length)
+    {
+        if (CipherRecords.Count < MaxCipherRecords)
+        {
+            CipherRecords.Add((at, (TcpDirection)direction, alert, length));
         }
     }
 

@@ -1,6 +1,8 @@
 using RdpWire.Analyzer.Report;
 using RdpWire.Capture.Tcp;
 using RdpWire.RdpParser.CredSsp;
+using RdpWire.RdpParser.Tls;
+using RdpWire.RdpParser.X224;
 
 namespace RdpWire.Analyzer.Connections;
 
@@ -40,6 +42,62 @@ public static partial class VerdictEngine
         };
     }
 
+    /// <summary>
+    /// Without keys: the shape of the exchange. CredSSP alternates (MS-CSSP 3.1.5): the client's
+    /// NEGOTIATE, the server's CHALLENGE, the client's AUTHENTICATE with pubKeyAuth, then the
+    /// server's public-key echo. A server that answers the AUTHENTICATE with an alert or a close
+    /// instead has rejected the credentials; that is all the record layer can prove.
+    /// </summary>
+    private static Finding? InferCredSspFailure(Context ctx)
+    {
+        var s = ctx.S;
+        if (s.CredSsp.Count > 0 || Selected(s) is not (SecurityProtocols.Hybrid or SecurityProtocols.HybridEx))
+        {
+            return null;
+        }
+        var records = s.CipherRecords;
+        var data = records.Where(r => !r.Alert).ToList();
+        // TLS 1.3: the client's first ciphertext record is its Finished, not CredSSP.
+        if (s.Tls.IsTls13 && data.Count > 0 && data[0].From == TcpDirection.ClientToServer)
+        {
+            data.RemoveAt(0);
+        }
+        var client = data.Where(r => r.From == TcpDirection.ClientToServer).ToList();
+        var server = data.Where(r => r.From == TcpDirection.ServerToClient && !(s.Tls.IsTls13 && r.At.Frame <= (s.FirstEncrypted[C2S]?.Frame ?? 0))).ToList();
+        if (client.Count != 2 || server.Count != 1 || server[0].At.Frame > client[1].At.Frame || server[0].At.Frame < client[0].At.Frame)
+        {
+            return null;
+        }
+        var authenticate = client[1];
+        var serverAlert = records.FirstOrDefault(r => r.Alert && r.From == TcpDirection.ServerToClient && r.At.Frame >= authenticate.At.Frame);
+        bool serverClosed = ctx.Close.Direction == TcpDirection.ServerToClient && ctx.Close.At is { } c && c.Frame > authenticate.At.Frame;
+        if (serverAlert.At.Frame == 0 && !serverClosed)
+        {
+            return null;
+        }
+        var at = serverAlert.At.Frame != 0 ? serverAlert.At : ctx.Close.At!.Value;
+        return Make(ctx, "credssp.auth-failed", at,
+            "NLA most likely rejected the credentials: the server hung up right after the client's NTLM AUTHENTICATE",
+            $"Inferred from the TLS record pattern (no key log): after the TLS handshake the client sent its CredSSP NEGOTIATE (frame {F(client[0].At)}, {client[0].Length}-byte record), the server its CHALLENGE (frame {F(server[0].At)}, {server[0].Length} bytes), the client its AUTHENTICATE with pubKeyAuth (frame {F(authenticate.At)}, {authenticate.Length} bytes); "
+            + (serverAlert.At.Frame != 0 ? $"instead of its public-key echo the server sent an alert (frame {F(serverAlert.At)})" : "instead of its public-key echo the server")
+            + (ctx.Close.At is { } end ? $" and closed the connection ({ctx.Close.Kind!.ToUpperInvariant()}, frame {F(end)}, by the {ctx.Close.By})." : ".")
+            + " That is how a CredSSP server rejects a wrong password or an unknown user (MS-CSSP 3.1.5); the exact NTSTATUS is inside TLS: analyze with --keylog to read it, or see event 4625 in the server's Security log.",
+            Frames(client[0].At, server[0].At, authenticate.At, serverAlert.At.Frame != 0 ? serverAlert.At : null, ctx.Close.At));
+    }
+
+    /// <summary>", logging on as DOMAIN\user" from the NTLM AUTHENTICATE in a TSRequest, when there is one.</summary>
+    private static string NtlmAccount(TsRequest request)
+    {
+        foreach (var token in request.NegoTokens)
+        {
+            if (NtlmMessage.TryParse(token.Span, out var message, out _) && message is not null)
+            {
+                return "; " + message.Describe();
+            }
+        }
+        return "";
+    }
+
     /// <summary>What the decrypted CredSSP exchange proves; null when it shows no failure.</summary>
     private static Finding? DiagnoseCredSsp(Context ctx)
     {
@@ -52,12 +110,31 @@ public static partial class VerdictEngine
             var authenticate = s.CredSsp.LastOrDefault(m => m.From == TcpDirection.ClientToServer && m.At.Frame < error.At.Frame);
             return Make(ctx, "credssp.auth-failed", error.At,
                 $"NLA rejected the logon: the server answered with {name} ({meaning})",
-                $"Decrypted CredSSP: the client's TSRequest in frame {F(authenticate.At)} ({authenticate.Request?.Describe() ?? "?"}) was answered in frame {F(error.At)} by a TSRequest carrying errorCode {name} (0x{status:X8}): {meaning}."
+                $"Decrypted CredSSP: the client's TSRequest in frame {F(authenticate.At)} ({authenticate.Request?.Describe() ?? "?"}{(authenticate.Request is { } ar ? NtlmAccount(ar) : "")}) was answered in frame {F(error.At)} by a TSRequest carrying errorCode {name} (0x{status:X8}): {meaning}."
                 + (ctx.Close.At is { } c ? $" The {ctx.Close.By} then closed the connection ({ctx.Close.Kind!.ToUpperInvariant()}, frame {F(c)})." : ""),
                 Frames(authenticate.At, error.At, ctx.Close.At),
                 mstsc: NtStatus.ClientSslErrorCode(status) is uint ssl
                     ? [$"0x{ssl:X} (SSL_ERR_*) is the client code the names line up with; the pairing is not documented"]
                     : null);
+        }
+        // Decrypted, but the server sent no errorCode: it answered the AUTHENTICATE by closing.
+        var lastClient = s.CredSsp.LastOrDefault(m => m.From == TcpDirection.ClientToServer);
+        if (lastClient.Request is { PubKeyAuth: not null } auth && auth.NegoTokens.Count > 0
+            && !s.CredSsp.Any(m => m.From == TcpDirection.ServerToClient && m.At.Frame > lastClient.At.Frame))
+        {
+            var alert = s.Alerts.FirstOrDefault(a => a.From == TcpDirection.ServerToClient && a.At.Frame > lastClient.At.Frame);
+            bool serverClosed = ctx.Close.Direction == TcpDirection.ServerToClient && ctx.Close.At is { } c && c.Frame > lastClient.At.Frame;
+            if (alert.At.Frame != 0 || serverClosed)
+            {
+                var at = alert.At.Frame != 0 ? alert.At : ctx.Close.At!.Value;
+                string alertText = alert.At.Frame != 0 ? $"a {TlsAlertNames.Level(alert.Level)} {TlsAlertNames.Description(alert.Description)} alert (frame {F(alert.At)})" : "nothing";
+                return Make(ctx, "credssp.auth-failed", at,
+                    "NLA rejected the logon: the server closed the connection instead of accepting the client's NTLM AUTHENTICATE",
+                    $"Decrypted CredSSP: the client's AUTHENTICATE (frame {F(lastClient.At)}: {auth.Describe()}{NtlmAccount(auth)}) got no TSRequest back; the server sent {alertText}"
+                    + (ctx.Close.At is { } end ? $" and closed the connection ({ctx.Close.Kind!.ToUpperInvariant()}, frame {F(end)}, by the {ctx.Close.By})." : ".")
+                    + " This server sent no TSRequest with an errorCode (the field exists from CredSSP version 3 on, but a server need not send it): the account or password was refused; the server's own log has the reason.",
+                    Frames(lastClient.At, alert.At.Frame != 0 ? alert.At : null, ctx.Close.At));
+            }
         }
         if (s.EarlyUserAuthorization is { Result: AuthzAccessDenied } denied)
         {

@@ -186,6 +186,10 @@ public static partial class VerdictEngine
                 evidence);
         }
 
+        if (TlsEstablished(s) && InferCredSspFailure(ctx) is { } credsspFailure)
+        {
+            return credsspFailure;
+        }
         if (TlsEstablished(s))
         {
             var firstData = s.FirstApplicationData[C2S]!.Value;
