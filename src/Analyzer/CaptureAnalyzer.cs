@@ -40,6 +40,7 @@ public sealed class CaptureAnalyzer
     private readonly Dictionary<FlowKey, UdpConnectionState> _udpFlows = [];
     private readonly IpDefragmenter _defrag = new();
     private readonly List<IncompleteDatagram> _incompleteDatagrams = [];
+    private readonly HashSet<int> _matchedDatagrams = [];
     private const int MaxFragmentFindings = 20;
     private long _nextConnectionId = 1;
     private long _udpFlowsRefused;
@@ -258,35 +259,59 @@ public sealed class CaptureAnalyzer
         _defrag.Expire(fragment.Packet.TimestampTicks, _incompleteDatagrams);
     }
 
+    /// <summary>Datagrams between this connection's two hosts that never reassembled, during its lifetime.</summary>
+    private List<IncompleteDatagram> IncompleteFor(TcpConnection connection, ConnectionState state)
+    {
+        var mine = new List<IncompleteDatagram>();
+        for (int i = 0; i < _incompleteDatagrams.Count; i++)
+        {
+            var d = _incompleteDatagrams[i];
+            bool pair = (d.Source == connection.Client.Address && d.Destination == connection.Server.Address)
+                || (d.Source == connection.Server.Address && d.Destination == connection.Client.Address);
+            if (pair && d.Protocol == 6 && d.FirstTicks >= state.FirstTicks && d.FirstTicks <= state.LastTicks)
+            {
+                mine.Add(d);
+                _matchedDatagrams.Add(i);
+            }
+        }
+        return mine;
+    }
+
+    private static Finding IncompleteFinding(IncompleteDatagram d)
+    {
+        string total = d.TotalLength is int t ? $"{d.BytesReceived} of {t} bytes" : $"{d.BytesReceived} bytes (the last fragment never arrived)";
+        return new Finding
+        {
+            Code = "path.ip-fragments-incomplete",
+            Severity = "warning",
+            Phase = Phases.TcpConnect,
+            Frame = d.FirstFrame,
+            Time = ReportTime.Format(d.FirstTicks),
+            Summary = $"IPv{d.IpVersion} datagram {d.Source} -> {d.Destination} (id 0x{d.Identification:X}, protocol {d.Protocol}) never reassembled: {IncompleteText(d.Reason)}",
+            Detail = $"{d.Fragments} fragment(s), frames {d.FirstFrame}..{d.LastFrame}, {total}. Fragments that never complete are lost on the path (a firewall dropping non-first fragments, a link losing them) or were not captured.",
+            EvidenceFrames = d.FirstFrame == d.LastFrame ? [d.FirstFrame] : [d.FirstFrame, d.LastFrame],
+            Fix =
+            [
+                "Find where fragments are lost: firewalls and NAT devices that drop non-first fragments, or links that lose them. Avoid fragmentation altogether by clamping the TCP MSS or lowering the MTU on the tunnel or VPN that forces it.",
+            ],
+        };
+    }
+
     private void ReportIncompleteDatagrams()
     {
-        foreach (var d in _incompleteDatagrams.Take(MaxFragmentFindings))
+        var unmatched = _incompleteDatagrams.Where((_, i) => !_matchedDatagrams.Contains(i)).ToList();
+        foreach (var d in unmatched.Take(MaxFragmentFindings))
         {
-            string total = d.TotalLength is int t ? $"{d.BytesReceived} of {t} bytes" : $"{d.BytesReceived} bytes (the last fragment never arrived)";
-            _captureFindings.Add(new Finding
-            {
-                Code = "path.ip-fragments-incomplete",
-                Severity = "warning",
-                Phase = Phases.TcpConnect,
-                Frame = d.FirstFrame,
-                Time = ReportTime.Format(d.FirstTicks),
-                Summary = $"IPv{d.IpVersion} datagram {d.Source} -> {d.Destination} (id 0x{d.Identification:X}, protocol {d.Protocol}) never reassembled: {IncompleteText(d.Reason)}",
-                Detail = $"{d.Fragments} fragment(s), frames {d.FirstFrame}..{d.LastFrame}, {total}. Fragments that never complete are lost on the path (a firewall dropping non-first fragments, a link losing them) or were not captured.",
-                EvidenceFrames = d.FirstFrame == d.LastFrame ? [d.FirstFrame] : [d.FirstFrame, d.LastFrame],
-                Fix =
-                [
-                    "Find where fragments are lost: firewalls and NAT devices that drop non-first fragments, or links that lose them. Avoid fragmentation altogether by clamping the TCP MSS or lowering the MTU on the tunnel or VPN that forces it.",
-                ],
-            });
+            _captureFindings.Add(IncompleteFinding(d));
         }
-        if (_incompleteDatagrams.Count > MaxFragmentFindings)
+        if (unmatched.Count > MaxFragmentFindings)
         {
             _captureFindings.Add(new Finding
             {
                 Code = "path.ip-fragments-incomplete",
                 Severity = "warning",
                 Phase = Phases.TcpConnect,
-                Summary = $"{_incompleteDatagrams.Count - MaxFragmentFindings} more IP datagrams never reassembled",
+                Summary = $"{unmatched.Count - MaxFragmentFindings} more IP datagrams never reassembled",
                 Detail = "Only the first ones are listed one by one.",
             });
         }
@@ -404,6 +429,19 @@ public sealed class CaptureAnalyzer
             return;
         }
         var report = VerdictEngine.Decide(state, _lastTicks);
+        foreach (var d in IncompleteFor(connection, state).Take(MaxFragmentFindings))
+        {
+            report.Findings.Add(IncompleteFinding(d));
+            if (report.Verdict.Code == "path.mtu-blackhole")
+            {
+                // The first fragments that arrived alone are the lost large packets themselves.
+                report.Findings[0].EvidenceFrames.Add(d.FirstFrame);
+            }
+        }
+        var evidence = report.Findings[0].EvidenceFrames;
+        var ordered = evidence.Distinct().Order().ToList();
+        evidence.Clear();
+        evidence.AddRange(ordered);
         _finished.Add(report);
         ConnectionDecided?.Invoke(report);
     }
@@ -412,8 +450,8 @@ public sealed class CaptureAnalyzer
     public AnalysisReport Complete(IReadOnlyList<LinkType> linkTypes, long truncatedPackets)
     {
         _defrag.Flush(_incompleteDatagrams);
-        ReportIncompleteDatagrams();
         _table.Flush();
+        ReportIncompleteDatagrams();
         foreach (var flow in _udpFlows.Values)
         {
             var report = VerdictEngine.DecideUdp(flow, _lastTicks);

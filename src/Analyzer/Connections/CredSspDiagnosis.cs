@@ -82,7 +82,7 @@ public static partial class VerdictEngine
             + (serverAlert.At.Frame != 0 ? $"instead of its public-key echo the server sent an alert (frame {F(serverAlert.At)})" : "instead of its public-key echo the server")
             + (ctx.Close.At is { } end ? $" and closed the connection ({ctx.Close.Kind!.ToUpperInvariant()}, frame {F(end)}, by the {ctx.Close.By})." : ".")
             + " That is how a CredSSP server rejects a wrong password or an unknown user (MS-CSSP 3.1.5); the exact NTSTATUS is inside TLS: analyze with --keylog to read it, or see event 4625 in the server's Security log.",
-            Frames(client[0].At, server[0].At, authenticate.At, serverAlert.At.Frame != 0 ? serverAlert.At : null, ctx.Close.At));
+            Frames(s.ClientHello, s.ServerHello, client[0].At, server[0].At, authenticate.At, serverAlert.At.Frame != 0 ? serverAlert.At : null, ctx.Close.At));
     }
 
     /// <summary>", logging on as DOMAIN\user" from the NTLM AUTHENTICATE in a TSRequest, when there is one.</summary>
@@ -112,7 +112,7 @@ public static partial class VerdictEngine
                 $"NLA rejected the logon: the server answered with {name} ({meaning})",
                 $"Decrypted CredSSP: the client's TSRequest in frame {F(authenticate.At)} ({authenticate.Request?.Describe() ?? "?"}{(authenticate.Request is { } ar ? NtlmAccount(ar) : "")}) was answered in frame {F(error.At)} by a TSRequest carrying errorCode {name} (0x{status:X8}): {meaning}."
                 + (ctx.Close.At is { } c ? $" The {ctx.Close.By} then closed the connection ({ctx.Close.Kind!.ToUpperInvariant()}, frame {F(c)})." : ""),
-                Frames(authenticate.At, error.At, ctx.Close.At),
+                Frames([s.ClientHello, s.ServerHello, .. s.CredSsp.Select(m => (FrameRef?)m.At), ctx.Close.At]),
                 mstsc: NtStatus.ClientSslErrorCode(status) is uint ssl
                     ? [$"0x{ssl:X} (SSL_ERR_*) is the client code the names line up with; the pairing is not documented"]
                     : null);
@@ -133,7 +133,7 @@ public static partial class VerdictEngine
                     $"Decrypted CredSSP: the client's AUTHENTICATE (frame {F(lastClient.At)}: {auth.Describe()}{NtlmAccount(auth)}) got no TSRequest back; the server sent {alertText}"
                     + (ctx.Close.At is { } end ? $" and closed the connection ({ctx.Close.Kind!.ToUpperInvariant()}, frame {F(end)}, by the {ctx.Close.By})." : ".")
                     + " This server sent no TSRequest with an errorCode (the field exists from CredSSP version 3 on, but a server need not send it): the account or password was refused; the server's own log has the reason.",
-                    Frames(lastClient.At, alert.At.Frame != 0 ? alert.At : null, ctx.Close.At));
+                    Frames([s.ClientHello, s.ServerHello, .. s.CredSsp.Select(m => (FrameRef?)m.At), alert.At.Frame != 0 ? alert.At : null, ctx.Close.At]));
             }
         }
         if (s.EarlyUserAuthorization is { Result: AuthzAccessDenied } denied)
