@@ -70,6 +70,27 @@ public class DecryptionTests
         Assert.Contains(with.Ladder, step => step.Message.StartsWith("CredSSP TSRequest v6", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("nla-wrong-password", "rdpwire")]
+    [InlineData("nla-unknown-user", "rwlab-nobody")]
+    public void NlaRejected_InferredWithoutKeys_ProvenAndAccountNamedWithKeys(string name, string user)
+    {
+        var without = Assert.Single(Analyze(name, null).Connections);
+        Assert.Equal("credssp.auth-failed", without.Verdict.Code);
+        Assert.StartsWith("Inferred from the TLS record pattern", without.Findings[0].Detail, StringComparison.Ordinal);
+        Assert.Null(without.Credssp);
+
+        var with = Assert.Single(Analyze(name, name + ".keylog").Connections);
+        Assert.Equal("credssp.auth-failed", with.Verdict.Code);
+        Assert.StartsWith("Decrypted CredSSP", with.Findings[0].Detail, StringComparison.Ordinal);
+        Assert.Contains($"NTLM AUTHENTICATE for {user}", with.Findings[0].Detail, StringComparison.Ordinal);
+        Assert.Equal(without.Findings[0].Frame, with.Findings[0].Frame);
+        Assert.Equal("NTLM", with.Credssp!.AuthPackage);
+        Assert.False(with.Credssp.CredentialsSent);
+        // The server sent no errorCode: nothing is invented.
+        Assert.Null(with.Credssp.ErrorCode);
+    }
+
     [Fact]
     public void WrongKeyLog_SameVerdictAsWithoutKeys()
     {
