@@ -41,6 +41,14 @@ public sealed class CaptureAnalyzer
     private readonly IpDefragmenter _defrag = new();
     private readonly List<IncompleteDatagram> _incompleteDatagrams = [];
     private readonly HashSet<int> _matchedDatagrams = [];
+    private RdpWire.RdpParser.Tls.Decryption.TlsKeyLog? _keyLog;
+
+    /// <summary>Adds TLS secrets (NSS key log text), e.g. from a pcapng Decryption Secrets Block.</summary>
+    public void AddKeyLog(string keyLogText)
+    {
+        _keyLog ??= new RdpWire.RdpParser.Tls.Decryption.TlsKeyLog();
+        _keyLog.Add(new StringReader(keyLogText));
+    }
     private const int MaxFragmentFindings = 20;
     private long _nextConnectionId = 1;
     private long _udpFlowsRefused;
@@ -51,7 +59,8 @@ public sealed class CaptureAnalyzer
     public CaptureAnalyzer(string name, CaptureFormat format, AnalyzerOptions? options = null)
     {
         _options = options ?? new AnalyzerOptions();
-        _table = new TcpFlowTable<ConnectionState>(_options.Limits, c => new ConnectionState(c, _options.KeyLog), OnConnectionEnd, () => _nextConnectionId++);
+        _keyLog = _options.KeyLog;
+        _table = new TcpFlowTable<ConnectionState>(_options.Limits, c => new ConnectionState(c, _keyLog), OnConnectionEnd, () => _nextConnectionId++);
         _summary = new CaptureSummary
         {
             Path = name,
@@ -66,10 +75,20 @@ public sealed class CaptureAnalyzer
     public static AnalysisReport Analyze(IPacketSource source, AnalyzerOptions? options = null)
     {
         var analyzer = new CaptureAnalyzer(source.Name, source.Format, options);
+        var secrets = source as IDecryptionSecretsSource;
+        int secretsUsed = 0;
         try
         {
             while (source.TryReadNext(out var packet))
             {
+                if (secrets is not null && secrets.TlsKeyLogs.Count > secretsUsed)
+                {
+                    // Key logs embedded in the capture decrypt the connections that start after them.
+                    for (; secretsUsed < secrets.TlsKeyLogs.Count; secretsUsed++)
+                    {
+                        analyzer.AddKeyLog(secrets.TlsKeyLogs[secretsUsed]);
+                    }
+                }
                 analyzer.Process(packet);
             }
         }

@@ -49,3 +49,10 @@ public sealed class CaptureFormatException : Exception
     /// <summary>File offset where the problem was found, or -1 when unknown.</summary>
     public long ByteOffset { get; }
 }
+
+/// <summary>A source that can carry decryption secrets with the packets (pcapng Decryption Secrets Blocks).</summary>
+public interface IDecryptionSecretsSource
+{
+    /// <summary>TLS key logs (NSS format text) seen so far, in file order.</summary>
+    IReadOnlyList<string> TlsKeyLogs { get; }
+}

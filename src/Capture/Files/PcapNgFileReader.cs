@@ -10,7 +10,7 @@ namespace RdpWire.Capture.Files;
 /// other block is skipped by its length. Packet bytes are slices of one reusable buffer:
 /// <see cref="CapturedPacket.Data"/> is valid until the next <see cref="TryReadNext"/>.
 /// </summary>
-public sealed class PcapNgFileReader : IPacketSource
+public sealed class PcapNgFileReader : IPacketSource, IDecryptionSecretsSource
 {
     /// <summary>draft-ietf-opsawg-pcapng section 4.1: the SHB type, a byte-order palindrome.</summary>
     public const uint SectionHeaderBlockType = 0x0A0D0D0A;
@@ -151,6 +151,9 @@ public sealed class PcapNgFileReader : IPacketSource
                     return true;
                 case BlockType.InterfaceDescription:
                     ReadInterfaceDescription();
+                    break;
+                case BlockType.DecryptionSecrets:
+                    ReadDecryptionSecrets();
                     break;
                 default:
                     SkipBlock(type);
@@ -358,6 +361,33 @@ public sealed class PcapNgFileReader : IPacketSource
                 _packetsRead, offset);
         }
     }
+
+    /// <summary>
+    /// pcapng Decryption Secrets Block (draft-ietf-opsawg-pcapng 4.7): Secrets Type, Secrets
+    /// Length, data. TLS key logs (type "TLSK", 0x544C534B; what `editcap --inject-secrets` writes)
+    /// are kept as text for the analyzer; other secret types are skipped. Capped in count and size.
+    /// </summary>
+    private void ReadDecryptionSecrets()
+    {
+        const uint TlsKeyLogType = 0x544C534B;
+        const int DsbHeader = 16; // block type, length, secrets type, secrets length
+        int length = ReadBufferedBlock("decryption secrets block", DsbHeader + BlockTrailerLength);
+        var block = _input.Span(0, length);
+        uint secretsType = Read32(block[8..]);
+        uint secretsLength = Read32(block[12..]);
+        if (secretsType == TlsKeyLogType && secretsLength <= length - DsbHeader - BlockTrailerLength
+            && _tlsKeyLogs.Count < MaxKeyLogs)
+        {
+            _tlsKeyLogs.Add(System.Text.Encoding.UTF8.GetString(block.Slice(DsbHeader, (int)secretsLength)));
+        }
+        _input.Advance(length);
+    }
+
+    private const int MaxKeyLogs = 64;
+    private readonly List<string> _tlsKeyLogs = [];
+
+    /// <summary>TLS key logs embedded in the file so far (Decryption Secrets Blocks), in file order.</summary>
+    public IReadOnlyList<string> TlsKeyLogs => _tlsKeyLogs;
 
     private void SkipBlock(BlockType type)
     {
