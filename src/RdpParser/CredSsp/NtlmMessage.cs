@@ -658,25 +658,7 @@ public static class NtlmNames
     ];
 
     /// <summary>Names of the bits set, in bit order; reserved bits as hex.</summary>
-    public static IReadOnlyList<string> Flags(NtlmNegotiateFlags flags)
-    {
-        var names = new List<string>();
-        uint known = 0;
-        foreach (var (flag, name) in FlagNames)
-        {
-            known |= (uint)flag;
-            if ((flags & flag) != 0)
-            {
-                names.Add(name);
-            }
-        }
-        uint reserved = (uint)flags & ~known;
-        if (reserved != 0)
-        {
-            names.Add($"0x{reserved:X8}");
-        }
-        return names;
-    }
+    public static IReadOnlyList<string> Flags(NtlmNegotiateFlags flags) => SpecFlags.Names(flags, FlagNames, 8);
 
     public static string MessageType(NtlmMessageType type) => type switch
     {

@@ -91,29 +91,8 @@ public static class RdpNegNames
     ];
 
     /// <summary>Names of the bits set, in bit order; ["RDP"] for zero; unknown bits as hex.</summary>
-    public static IReadOnlyList<string> Protocols(SecurityProtocols value)
-    {
-        if (value == SecurityProtocols.Rdp)
-        {
-            return ["RDP"];
-        }
-        var names = new List<string>();
-        uint known = 0;
-        foreach (var (flag, name) in ProtocolNames)
-        {
-            known |= (uint)flag;
-            if ((value & flag) != 0)
-            {
-                names.Add(name);
-            }
-        }
-        uint unknown = (uint)value & ~known;
-        if (unknown != 0)
-        {
-            names.Add($"0x{unknown:X8}");
-        }
-        return names;
-    }
+    public static IReadOnlyList<string> Protocols(SecurityProtocols value) =>
+        value == SecurityProtocols.Rdp ? ["RDP"] : SpecFlags.Names(value, ProtocolNames, 8);
 
     /// <summary>The single selected protocol's name ("RDP", "SSL", ...), hex when it is not one value.</summary>
     public static string SelectedProtocol(SecurityProtocols value) => value switch
@@ -138,40 +117,19 @@ public static class RdpNegNames
         _ => $"0x{(uint)code:X8}",
     };
 
-    public static IReadOnlyList<string> RequestFlags(NegRequestFlags flags) => FlagNames(flags,
+    public static IReadOnlyList<string> RequestFlags(NegRequestFlags flags) => SpecFlags.Names(flags,
     [
         (NegRequestFlags.RestrictedAdminModeRequired, "RESTRICTED_ADMIN_MODE_REQUIRED"),
         (NegRequestFlags.RedirectedAuthenticationModeRequired, "REDIRECTED_AUTHENTICATION_MODE_REQUIRED"),
         (NegRequestFlags.CorrelationInfoPresent, "CORRELATION_INFO_PRESENT"),
-    ]);
+    ], 2);
 
-    public static IReadOnlyList<string> ResponseFlags(NegResponseFlags flags) => FlagNames(flags,
+    public static IReadOnlyList<string> ResponseFlags(NegResponseFlags flags) => SpecFlags.Names(flags,
     [
         (NegResponseFlags.ExtendedClientDataSupported, "EXTENDED_CLIENT_DATA_SUPPORTED"),
         (NegResponseFlags.DynvcGfxProtocolSupported, "DYNVC_GFX_PROTOCOL_SUPPORTED"),
         (NegResponseFlags.NegRspFlagReserved, "NEGRSP_FLAG_RESERVED"),
         (NegResponseFlags.RestrictedAdminModeSupported, "RESTRICTED_ADMIN_MODE_SUPPORTED"),
         (NegResponseFlags.RedirectedAuthenticationModeSupported, "REDIRECTED_AUTHENTICATION_MODE_SUPPORTED"),
-    ]);
-
-    private static IReadOnlyList<string> FlagNames<T>(T value, (T Flag, string Name)[] table) where T : struct, Enum
-    {
-        var names = new List<string>();
-        byte known = 0;
-        byte raw = Convert.ToByte(value, System.Globalization.CultureInfo.InvariantCulture);
-        foreach (var (flag, name) in table)
-        {
-            byte bit = Convert.ToByte(flag, System.Globalization.CultureInfo.InvariantCulture);
-            known |= bit;
-            if ((raw & bit) != 0)
-            {
-                names.Add(name);
-            }
-        }
-        if ((raw & ~known) != 0)
-        {
-            names.Add($"0x{raw & ~known:X2}");
-        }
-        return names;
-    }
+    ], 2);
 }
