@@ -158,16 +158,13 @@ public sealed class ServerDataBlocks
 /// <summary>The spec's names for encryption methods and levels, and for well-known client builds and keyboards.</summary>
 public static class GccNames
 {
-    public static IReadOnlyList<string> Methods(EncryptionMethods m)
-    {
-        var names = new List<string>();
-        if ((m & EncryptionMethods.Bits40) != 0) { names.Add("40BIT"); }
-        if ((m & EncryptionMethods.Bits56) != 0) { names.Add("56BIT"); }
-        if ((m & EncryptionMethods.Bits128) != 0) { names.Add("128BIT"); }
-        if ((m & EncryptionMethods.Fips) != 0) { names.Add("FIPS"); }
-        if (m == EncryptionMethods.None) { names.Add("NONE"); }
-        return names;
-    }
+    public static IReadOnlyList<string> Methods(EncryptionMethods m) => m == EncryptionMethods.None ? ["NONE"] : SpecFlags.Names(m,
+    [
+        (EncryptionMethods.Bits40, "40BIT"),
+        (EncryptionMethods.Bits56, "56BIT"),
+        (EncryptionMethods.Bits128, "128BIT"),
+        (EncryptionMethods.Fips, "FIPS"),
+    ], 8);
 
     public static string Level(EncryptionLevel level) => level switch
     {
