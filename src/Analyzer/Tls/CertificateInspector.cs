@@ -41,6 +41,8 @@ public static class CertificateInspector
     {
         public bool Expired { get; init; }
         public bool NotYetValid { get; init; }
+        public DateTime NotBeforeUtc { get; init; }
+        public DateTime NotAfterUtc { get; init; }
         public bool SelfSigned => Report.SelfSigned == true;
         public string? WeakKey { get; init; }
         public string? WeakSignature { get; init; }
@@ -48,7 +50,32 @@ public static class CertificateInspector
         public string? InterceptionProduct { get; init; }
     }
 
+    /// <summary>Decoded certificates by SHA-256: a server presents the same one on every connection.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Inspected> Decoded = new();
+    private const int MaxCached = 4096;
+
     public static Inspected Inspect(byte[] der, DateTime captureTimeUtc)
+    {
+        string key = Convert.ToHexString(SHA256.HashData(der));
+        if (Decoded.TryGetValue(key, out var known))
+        {
+            // Only the validity judgment depends on the capture's time.
+            return known.Certificate is null ? known : known with
+            {
+                Expired = captureTimeUtc > known.NotAfterUtc,
+                NotYetValid = captureTimeUtc < known.NotBeforeUtc,
+            };
+        }
+        var inspected = InspectUncached(der, captureTimeUtc);
+        if (Decoded.Count >= MaxCached)
+        {
+            Decoded.Clear();
+        }
+        Decoded[key] = inspected;
+        return inspected;
+    }
+
+    private static Inspected InspectUncached(byte[] der, DateTime captureTimeUtc)
     {
         // X509Certificate2 decodes lazily: a corrupt extension or key throws on first access, so
         // the whole judgment runs under one guard and a broken certificate becomes a finding.
@@ -146,6 +173,8 @@ public static class CertificateInspector
         string? product = InspectionIssuers.FirstOrDefault(p => report.Issuer!.Contains(p, StringComparison.OrdinalIgnoreCase));
         return new Inspected(report, cert, problems)
         {
+            NotBeforeUtc = notBefore,
+            NotAfterUtc = notAfter,
             Expired = expired,
             NotYetValid = notYet,
             WeakKey = weakKey,
