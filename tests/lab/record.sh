@@ -144,7 +144,8 @@ scenario_exists() {
 #   ROUTER_LOSS    routed: probability (e.g. 0.07) with which the router drops any forwarded packet
 #   SERVER_DF      routed: on (kernel default: DF set, PMTU discovery) | off (net.ipv4.ip_no_pmtu_disc=1 in the
 #                  server namespace: no DF, so the router fragments the server's packets to the bottleneck MTU)
-#   ROUTER_FRAGS   routed: pass | drop-nonfirst (the router drops every non-first IP fragment it forwards)
+#   ROUTER_FRAGS   routed: pass | drop-nonfirst (every non-first IP fragment the router sends towards the client
+#                  is dropped, nftables egress hook on its client-facing interface)
 #   OFFLOAD        on (veth default: TSO/GSO on, GRO off) | off (ethtool -K tso/gso/gro off on every
 #                  veth end: one packet = one wire-size segment, at the router and in the capture)
 # the path scenarios' common part: xrdp tls <- xfreerdp /sec:tls /cert:ignore, no password
@@ -431,13 +432,16 @@ router_report() {
   fwd=$(awk '$1=="IpForwDatagrams"{print $2}' "$WORK/router.log")
   fragfail=$(awk '$1=="IpFragFails"{print $2}' "$WORK/router.log")
   icmp=$(awk '$1=="IcmpOutDestUnreachs"{print $2}' "$WORK/router.log")
-  log "router: forwarded ${fwd:-?}, too big for the next hop (DF) ${fragfail:-?}, ICMP dest-unreach generated ${icmp:-?} (ROUTER_ICMP=$ROUTER_ICMP)"
-  if [[ $SERVER_DF == off || $ROUTER_FRAGS != pass ]]; then
+  if [[ $SERVER_DF == on && $ROUTER_FRAGS == pass ]]; then
+    log "router: forwarded ${fwd:-?}, too big for the next hop (DF) ${fragfail:-?}, ICMP dest-unreach generated ${icmp:-?} (ROUTER_ICMP=$ROUTER_ICMP)"
+  else
+    # IpFragOKs: datagrams fragmented completely; IpFragCreates: fragments sent; IpFragFails also counts
+    # a datagram one of whose fragments was dropped on its way out (the egress rule of drop-nonfirst)
     local fragok fragcr fragdrop
     fragok=$(awk '$1=="IpFragOKs"{print $2}' "$WORK/router.log")
     fragcr=$(awk '$1=="IpFragCreates"{print $2}' "$WORK/router.log")
     fragdrop=$(awk '/frag-off/ && /counter/ {for (i=1; i<NF; i++) if ($i=="packets") print $(i+1)}' "$WORK/router.log")
-    log "router: datagrams fragmented ${fragok:-?}, fragments created ${fragcr:-?}, non-first fragments dropped ${fragdrop:-0} (ROUTER_FRAGS=$ROUTER_FRAGS)"
+    log "router: forwarded ${fwd:-?}, datagrams fragmented ${fragok:-?}, fragments sent ${fragcr:-?}, fragmentation failed ${fragfail:-?}, non-first fragments dropped at egress ${fragdrop:-0} (SERVER_DF=$SERVER_DF, ROUTER_FRAGS=$ROUTER_FRAGS), ICMP dest-unreach generated ${icmp:-?}"
   fi
 }
 
@@ -789,6 +793,7 @@ record_one() {
 
   log "scenario $name: server=$SERVER${SERVER_SEC:+($SERVER_SEC)} firewall=$FIREWALL client=/sec:${CLIENT_SEC:-default} vantage=$VANTAGE_EFF"
   [[ $TOPOLOGY == routed ]] && log "routed: bottleneck MTU ${BOTTLENECK_MTU:-1500} on $IF_RC, router ICMP frag-needed $ROUTER_ICMP, loss ${ROUTER_LOSS:-none}, offload $OFFLOAD"
+  [[ $SERVER_DF == off || $ROUTER_FRAGS != pass ]] && log "fragmentation: server DF $SERVER_DF, router non-first fragments: $ROUTER_FRAGS"
   setup_network
   offload_off
   make_cert
