@@ -39,6 +39,8 @@ public class FixtureReplayTests
             "tls-success", "nla-success", "port-closed", "syn-dropped", "nla-required-tls-offered", "client-nla-server-tls",
             "cert-expired-tls12", "cert-expired-tls13", "cert-untrusted", "tls-version-mismatch", "server-key-unreadable",
             "no-shared-cipher", "tls12-success", "tls13-success",
+            "mtu-blackhole-client-side", "mtu-blackhole-server-side", "mtu-icmp-recovery", "lossy-path",
+            "offload-server-capture", "fragmented-path", "fragments-dropped", "nla-wrong-password", "nla-unknown-user",
         })
         {
             Assert.Contains(required, names);
