@@ -56,19 +56,14 @@ public sealed class ClientHello
             return false;
         }
         error = null;
-        if (r.Remaining == 0)
-        {
-            return true; // no extensions (RFC 5246 7.4.1.2 allows it)
-        }
-        if (!r.TryReadVector16(out var extensions))
+        if (!r.TryReadExtensions(out var ext))
         {
             error = "ClientHello extensions block is cut short";
             return false;
         }
-        var ext = new TlsSpanReader(extensions);
         while (ext.Remaining > 0)
         {
-            if (!ext.TryReadU16(out ushort type) || !ext.TryReadVector16(out var data))
+            if (!ext.TryReadExtension(out ushort type, out var data))
             {
                 error = "a ClientHello extension is cut short";
                 return false;
@@ -155,19 +150,14 @@ public sealed class ServerHello
             IsHelloRetryRequest = random.SequenceEqual(HelloRetryRequestRandom),
         };
         error = null;
-        if (r.Remaining == 0)
-        {
-            return true;
-        }
-        if (!r.TryReadVector16(out var extensions))
+        if (!r.TryReadExtensions(out var ext))
         {
             error = "ServerHello extensions block is cut short";
             return false;
         }
-        var ext = new TlsSpanReader(extensions);
         while (ext.Remaining > 0)
         {
-            if (!ext.TryReadU16(out ushort type) || !ext.TryReadVector16(out var data))
+            if (!ext.TryReadExtension(out ushort type, out var data))
             {
                 error = "a ServerHello extension is cut short";
                 return false;

@@ -85,6 +85,32 @@ public ref struct TlsSpanReader
         return TryReadU24(out int n) && TryReadBytes(n, out body);
     }
 
+    /// <summary>
+    /// The extensions block that ends a hello (RFC 8446 4.1.2/4.1.3; optional before TLS 1.3,
+    /// RFC 5246 7.4.1.2). An absent block gives an empty reader; false when it is cut short.
+    /// </summary>
+    public bool TryReadExtensions(out TlsSpanReader extensions)
+    {
+        extensions = default;
+        if (Remaining == 0)
+        {
+            return true;
+        }
+        if (!TryReadVector16(out var block))
+        {
+            return false;
+        }
+        extensions = new TlsSpanReader(block);
+        return true;
+    }
+
+    /// <summary>One Extension (RFC 8446 4.2): extension_type, then extension_data as a 16-bit vector.</summary>
+    public bool TryReadExtension(out ushort type, out ReadOnlySpan<byte> data)
+    {
+        data = default;
+        return TryReadU16(out type) && TryReadVector16(out data);
+    }
+
     /// <summary>A vector of 16-bit values (cipher suites, versions, groups, schemes), each appended to <paramref name="into"/>.</summary>
     public static bool TryReadU16List(ReadOnlySpan<byte> body, List<ushort> into, int max = 4096)
     {
