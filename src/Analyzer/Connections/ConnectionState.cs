@@ -3,6 +3,7 @@ using RdpWire.Capture.Decoding;
 using RdpWire.Capture.Tcp;
 using RdpWire.RdpParser.CredSsp;
 using RdpWire.RdpParser.Mcs;
+using RdpWire.RdpParser.Rdp;
 using RdpWire.RdpParser.Streams;
 using RdpWire.RdpParser.Tls;
 using RdpWire.RdpParser.X224;
@@ -413,6 +414,49 @@ public sealed class ConnectionState : IRdpStreamEvents
         5 => "AUTHZ_ACCESS_DENIED",
         _ => $"0x{result:X8}",
     };
+
+    /// <summary>The first frame of each kind of RDP PDU seen (in the clear or decrypted).</summary>
+    public Dictionary<RdpPduKind, FrameRef> RdpPdus { get; } = [];
+    public (FrameRef At, uint Value)? ErrorInfo { get; private set; }
+    public (FrameRef At, uint Code)? LicenseError { get; private set; }
+
+    public void OnRdpPdu(StreamDirection direction, StreamRange range, RdpPdu pdu)
+    {
+        var at = At(direction, range);
+        bool first = RdpPdus.TryAdd(pdu.Kind, at);
+        string? step = pdu.Kind switch
+        {
+            RdpPduKind.SecurityExchange => "Security Exchange PDU (client random)",
+            RdpPduKind.ClientInfo => "Client Info PDU",
+            RdpPduKind.Licensing => "Licensing PDU" + (pdu.Value is uint t ? $" (bMsgType 0x{t:X2})" : ""),
+            RdpPduKind.LicenseErrorAlert => $"License Error Alert: {SlowPathPdu.LicenseErrorName(pdu.Value ?? 0)}",
+            RdpPduKind.DemandActive => "Demand Active PDU (server capabilities)",
+            RdpPduKind.ConfirmActive => "Confirm Active PDU (client capabilities)",
+            RdpPduKind.Synchronize or RdpPduKind.Control or RdpPduKind.FontList or RdpPduKind.PersistentKeyList => $"Finalization: {pdu.Kind}",
+            RdpPduKind.FontMap => "Font Map PDU: connection finalized (active)",
+            RdpPduKind.SetErrorInfo => $"Set Error Info PDU: {Findings.ErrorInfoTable.Name(pdu.Value ?? 0)}",
+            RdpPduKind.DeactivateAll => "Deactivate All PDU",
+            RdpPduKind.ServerRedirection => "Server Redirection PDU",
+            _ => null,
+        };
+        if (pdu.Kind == RdpPduKind.SetErrorInfo && pdu.Value is uint e && e != 0)
+        {
+            ErrorInfo ??= (at, e);
+            first = true;
+        }
+        if (pdu.Kind == RdpPduKind.LicenseErrorAlert && pdu.Value is uint code)
+        {
+            if (code != SlowPathPdu.StatusValidClient)
+            {
+                LicenseError ??= (at, code);
+            }
+            first = true;
+        }
+        if (step is not null && first)
+        {
+            AddStep(at, Arrow(direction), step);
+        }
+    }
 
     public void OnFastPath(StreamDirection direction, StreamRange range) => FastPathPdus[(int)direction]++;
 

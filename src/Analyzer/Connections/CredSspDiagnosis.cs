@@ -1,6 +1,8 @@
+using RdpWire.Analyzer.Findings;
 using RdpWire.Analyzer.Report;
 using RdpWire.Capture.Tcp;
 using RdpWire.RdpParser.CredSsp;
+using RdpWire.RdpParser.Rdp;
 using RdpWire.RdpParser.Tls;
 using RdpWire.RdpParser.X224;
 
@@ -96,6 +98,36 @@ public static partial class VerdictEngine
             }
         }
         return "";
+    }
+
+    /// <summary>The server's own word on why it ended the connection: Set Error Info, licensing errors.</summary>
+    private static Finding? DiagnoseRdpPdus(Context ctx)
+    {
+        var s = ctx.S;
+        if (s.ErrorInfo is { } info)
+        {
+            string name = ErrorInfoTable.Name(info.Value);
+            string meaning = ErrorInfoTable.Meaning(info.Value) ?? "see MS-RDPBCGR 2.2.5.1.1";
+            bool orderly = ErrorInfoTable.IsOrderlyEnd(info.Value);
+            return Make(ctx, "rdp.server-error-info", info.At,
+                $"The server ended the session with {name}: {meaning}",
+                $"Frame {F(info.At)}: Set Error Info PDU (MS-RDPBCGR 2.2.5.1) with errorInfo {name} (0x{info.Value:X8}): {meaning}."
+                + (s.Ultimatum is { } u ? $" An MCS Disconnect Provider Ultimatum follows in frame {F(u.At)}." : "")
+                + (ctx.Close.At is { } c ? $" The {ctx.Close.By} closed the connection ({ctx.Close.Kind!.ToUpperInvariant()}, frame {F(c)})." : ""),
+                Frames(info.At, s.Ultimatum?.At, ctx.Close.At),
+                mstsc: [$"0x3 (disconnectReasonByServer) with extended code 0x{info.Value:X} (the extended code most likely echoes errorInfo; pairing not documented)"],
+                severity: orderly ? "info" : null);
+        }
+        if (s.LicenseError is { } license)
+        {
+            string name = SlowPathPdu.LicenseErrorName(license.Code);
+            return Make(ctx, "rdp.licensing-error", license.At,
+                $"Licensing failed: the server sent {name}",
+                $"Frame {F(license.At)}: License Error Alert (MS-RDPBCGR 2.2.1.12.1.3) with dwErrorCode {name} (0x{license.Code:X8}), not STATUS_VALID_CLIENT."
+                + (ctx.Close.At is { } c ? $" The {ctx.Close.By} closed the connection ({ctx.Close.Kind!.ToUpperInvariant()}, frame {F(c)})." : ""),
+                Frames(license.At, ctx.Close.At));
+        }
+        return null;
     }
 
     /// <summary>What the decrypted CredSSP exchange proves; null when it shows no failure.</summary>

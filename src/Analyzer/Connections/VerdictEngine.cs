@@ -4,6 +4,7 @@ using RdpWire.Analyzer.Report;
 using RdpWire.Analyzer.Tls;
 using RdpWire.Capture.Tcp;
 using RdpWire.RdpParser.Mcs;
+using RdpWire.RdpParser.Rdp;
 using RdpWire.RdpParser.Tls;
 using RdpWire.RdpParser.X224;
 
@@ -66,7 +67,7 @@ public static partial class VerdictEngine
         };
 
         var ctx = new Context(s, report, close, captureEndTicks, certificates);
-        var verdict = DiagnoseCredSsp(ctx) ?? Diagnose(ctx);
+        var verdict = DiagnoseCredSsp(ctx) ?? DiagnoseRdpPdus(ctx) ?? Diagnose(ctx);
         if (PathFindings(ctx, verdict) is { } pathVerdict)
         {
             // The path explains how the connection ended; what the protocols showed stays as evidence.
@@ -281,6 +282,19 @@ public static partial class VerdictEngine
         if (s.ChannelJoinConfirm is not null)
         {
             Reach(Phases.ChannelJoin);
+        }
+        // The RDP PDUs themselves (MS-RDPBCGR 1.3.1.1 phases 4-10), where visible.
+        foreach (var kind in s.RdpPdus.Keys)
+        {
+            switch (kind)
+            {
+                case RdpPduKind.SecurityExchange: Reach(Phases.SecurityExchange); break;
+                case RdpPduKind.ClientInfo: Reach(Phases.ClientInfo); break;
+                case RdpPduKind.Licensing or RdpPduKind.LicenseErrorAlert: Reach(Phases.Licensing); break;
+                case RdpPduKind.DemandActive or RdpPduKind.ConfirmActive: Reach(Phases.Capabilities); break;
+                case RdpPduKind.Synchronize or RdpPduKind.Control or RdpPduKind.FontList or RdpPduKind.PersistentKeyList: Reach(Phases.Finalization); break;
+                case RdpPduKind.FontMap: Reach(Phases.Active); break;
+            }
         }
         if (s.FirstSendData[C2S] is not null && s.ChannelJoinConfirm is not null)
         {

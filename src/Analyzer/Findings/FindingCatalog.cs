@@ -187,6 +187,20 @@ public static class FindingCatalog
                 "Add the user (or a group) to \"Remote Desktop Users\" on the server, or grant \"Allow log on through Remote Desktop Services\" (GPO Computer Configuration > Windows Settings > Security Settings > Local Policies > User Rights Assignment); check \"Deny log on through Remote Desktop Services\" too.",
             ],
             ["0x2407 is the one field report for this denial; pairing not documented"]),
+        new FindingDefinition("rdp.server-error-info", "error", Phases.Active,
+            "The server sent a Set Error Info PDU before disconnecting",
+            [
+                "The errorInfo name says why; on Windows the TerminalServices-LocalSessionManager and RemoteConnectionManager logs have the matching event.",
+                "ERRINFO_SERVER_DENIED_CONNECTION (0x7): check \"Allow log on through Remote Desktop Services\", the Remote Desktop Users group and connection limits; license and protocol-range values point at licensing or a client PDU the server rejected.",
+            ],
+            ["0x3 (disconnectReasonByServer) with the errorInfo as extended code; pairing not documented"]),
+        new FindingDefinition("rdp.licensing-error", "error", Phases.Licensing,
+            "RDS licensing failed",
+            [
+                "Check the RD Licensing configuration: licensing mode and license server (`Get-RDLicenseConfiguration`), CALs available, the grace period (`(Invoke-WmiMethod -Path ((Get-WmiObject -Namespace root/cimv2/terminalservices -Class Win32_TerminalServiceSetting).__PATH) -Name GetGracePeriodDays).DaysLeft`).",
+                "On the client, a corrupt stored license can be cleared by deleting `HKLM\\SOFTWARE\\Microsoft\\MSLicensing`.",
+            ],
+            ["0x808 (disconnectReasonLicensingFailed) or extended 0x100-0x10B; pairing not documented"]),
         new FindingDefinition("tls.alert", "error", Phases.Tls,
             "A TLS alert ended the handshake",
             [

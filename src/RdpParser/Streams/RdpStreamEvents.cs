@@ -47,6 +47,8 @@ public interface IRdpStreamEvents
     void OnDisconnectRequest(StreamDirection direction, StreamRange range, byte reason);
     /// <summary>An X.224 Data TPDU in the clear, with the kind of MCS PDU it carries.</summary>
     void OnX224Data(StreamDirection direction, StreamRange range, McsPduHeader mcs);
+    /// <summary>An RDP PDU in an MCS Send Data PDU (in the clear, or decrypted), classified.</summary>
+    void OnRdpPdu(StreamDirection direction, StreamRange range, Rdp.RdpPdu pdu);
     /// <summary>A CredSSP TSRequest (MS-CSSP 2.2.1), from decrypted TLS application data.</summary>
     void OnCredSsp(StreamDirection direction, StreamRange range, CredSsp.TsRequest request);
     /// <summary>MS-RDPBCGR 2.2.10.2 Early User Authorization Result (HYBRID_EX), from decrypted data.</summary>

@@ -414,6 +414,10 @@ public sealed class RdpStreamParser
                 {
                     _events.OnMcsConnect(_direction, range, connect);
                 }
+                if (mcs.Kind is McsPduKind.SendDataRequest or McsPduKind.SendDataIndication && Rdp.SlowPathPdu.TryGetUserData(x224[3..], out var userData))
+                {
+                    _events.OnRdpPdu(_direction, range, Rdp.SlowPathPdu.Classify(userData));
+                }
                 break;
             default:
                 Malformed($"X.224 TPDU code 0x{code:X2} with length indicator {li} is not one RDP uses");

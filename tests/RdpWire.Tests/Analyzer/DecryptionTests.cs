@@ -36,7 +36,11 @@ public class DecryptionTests
         Assert.Equal("ok", with.Verdict.Code);
         Assert.Equal("CN=rwlab-server", Assert.Single(with.Tls!.Certificates).Subject);
         Assert.Equal("rwlab-client", with.Mcs!.ClientName);
-        Assert.Equal(Phases.ClientInfo, with.PhaseReached);
+        // Decrypted, the whole connection sequence shows: Client Info, licensing (STATUS_VALID_CLIENT),
+        // Demand/Confirm Active, finalization, and the server's Font Map (frame 61): active.
+        Assert.Equal(Phases.Active, with.PhaseReached);
+        Assert.Contains(with.Ladder, step => step.Frame == 61 && step.Message.StartsWith("Font Map", StringComparison.Ordinal));
+        Assert.Contains(with.Ladder, step => step.Message == "License Error Alert: STATUS_VALID_CLIENT");
         Assert.Null(with.Findings.FirstOrDefault(f => f.Code == "rdp.weak-encryption"));
     }
 

@@ -26,6 +26,7 @@ public sealed class RecordingStreamEvents : IRdpStreamEvents
     public void OnMcsConnect(StreamDirection d, StreamRange r, McsConnectPdu pdu) => Events.Add($"MCS {(pdu.IsInitial ? "CI" : "CR")} {pdu.Error}");
     public void OnCredSsp(StreamDirection d, StreamRange r, RdpWire.RdpParser.CredSsp.TsRequest request) => Events.Add($"CREDSSP {request.Describe()}");
     public void OnEarlyUserAuthorization(StreamDirection d, StreamRange r, uint result) => Events.Add($"EUA {result}");
+    public void OnRdpPdu(StreamDirection d, StreamRange r, RdpWire.RdpParser.Rdp.RdpPdu pdu) => Events.Add($"RDP {pdu.Kind} {pdu.Value}");
     public void OnFastPath(StreamDirection d, StreamRange r) => Events.Add($"FP {r.Start}-{r.End}");
     public void OnMalformed(StreamDirection d, long offset, string reason) => Events.Add($"BAD {offset}");
 }
