@@ -71,7 +71,14 @@ public static class Program
             {
                 stderr.WriteLine($"rdpwire: {path}: {readError}; reporting the {report.Capture.Packets} packets before it");
             }
-            stdout.Write(result.GetValue(json) ? ReportJson.Serialize(report) + Environment.NewLine : TextReport.Render(report, result.GetValue(all)));
+            if (result.GetValue(json))
+            {
+                WriteJson(report, stdout);
+            }
+            else
+            {
+                stdout.Write(TextReport.Render(report, result.GetValue(all)));
+            }
             return FailOnExit(report, result.GetValue(failOn));
         });
         return command;
@@ -108,6 +115,23 @@ public static class Program
             return failed == 0 && passed > 0 ? 0 : 1;
         });
         return command;
+    }
+
+    /// <summary>
+    /// The JSON report goes straight to the process's stdout as UTF-8 when that is where it is
+    /// headed (no string of the whole report in memory); to other writers (tests) as text.
+    /// </summary>
+    private static void WriteJson(AnalysisReport report, TextWriter stdout)
+    {
+        if (ReferenceEquals(stdout, Console.Out))
+        {
+            stdout.Flush();
+            using var stream = Console.OpenStandardOutput();
+            System.Text.Json.JsonSerializer.Serialize(stream, report, ReportJson.Options);
+            stream.WriteByte((byte)'\n');
+            return;
+        }
+        stdout.Write(ReportJson.Serialize(report) + Environment.NewLine);
     }
 
     /// <summary>Analyzes one fixture and compares it with its sidecar; the list of mismatches.</summary>
