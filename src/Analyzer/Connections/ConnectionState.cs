@@ -481,7 +481,10 @@ public sealed class ConnectionState : IRdpStreamEvents
         var (frame, ticks) = Connection.Stream((TcpDirection)direction).Frames.FrameAt(offset);
         var at = new FrameRef(frame, ticks);
         Malformed.Add((at, (TcpDirection)direction, reason));
-        AddStep(at, Arrow(direction), "not RDP: " + (reason.Length > 60 ? reason[..60] + "..." : reason));
+        bool gap = reason.StartsWith("bytes missing", StringComparison.Ordinal);
+        AddStep(at, Arrow(direction), gap
+            ? "bytes before this never reached the capture (TCP gap)"
+            : "not RDP: " + (reason.Length > 60 ? reason[..60] + "..." : reason));
     }
 
     /// <summary>Records one plaintext handshake message; returns its ladder text.</summary>

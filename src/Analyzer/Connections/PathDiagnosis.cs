@@ -99,9 +99,11 @@ public static partial class VerdictEngine
                 bh.Frames.Concat(Frames(s.ClientHello, s.FirstX224Data[C2S])), phase: ctx.Report.PhaseReached,
                 fix:
                 [
-                    $"Let ICMP type 3 code 4 (IPv4 'fragmentation needed') and ICMPv6 type 2 ('packet too big') through every firewall between client and server; PMTU discovery depends on them (RFC 1191, RFC 8201).",
-                    $"Or clamp the TCP MSS on the router or VPN gateway in the path to fit the smaller link: Linux `iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu` (or `--set-mss {Math.Max(536, bh.MtuLow - 40)}`); Cisco `ip tcp adjust-mss {Math.Max(536, bh.MtuLow - 40)}`.",
-                    $"As a workaround on the sending host, lower its interface MTU to at most {bh.MtuLow}: Windows `netsh interface ipv4 set subinterface \"<interface>\" mtu={bh.MtuLow} store=persistent`; Linux `ip link set dev <if> mtu {bh.MtuLow}`; or enable black-hole detection (Windows `EnablePMTUBHDetect`=1 under `HKLM\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters`; Linux `sysctl net.ipv4.tcp_mtu_probing=1`).",
+                    "Let ICMP type 3 code 4 (IPv4 'fragmentation needed') and ICMPv6 type 2 ('packet too big') through every firewall between client and server; PMTU discovery depends on them (RFC 1191, RFC 8201).",
+                    bh.MtuLow == bh.MtuHigh
+                        ? $"Or clamp the TCP MSS on the router or VPN gateway in front of the smaller link: Linux `iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss {bh.MtuLow - 40}` (or `--clamp-mss-to-pmtu`); Cisco `ip tcp adjust-mss {bh.MtuLow - 40}`."
+                        : "Or clamp the TCP MSS on the router or VPN gateway in front of the smaller link: Linux `iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu`; Cisco `ip tcp adjust-mss <path MTU - 40>`.",
+                    $"To find the path MTU (the capture bounds it {range}): from the sender, `ping -f -l <size> <peer>` (Windows) or `ping -M do -s <size> <peer>` (Linux), where size + 28 is the packet size; then, as a workaround, set the sender's MTU to it (`netsh interface ipv4 set subinterface \"<interface>\" mtu=<pmtu> store=persistent`, `ip link set dev <if> mtu <pmtu>`) or enable black-hole detection (Windows `EnablePMTUBHDetect`=1 under `HKLM\\SYSTEM\\CurrentControlSet\\Services\\Tcpip\\Parameters`; Linux `sysctl net.ipv4.tcp_mtu_probing=1`).",
                 ]);
             ctx.Report.Path = new PathReport { MtuLow = bh.MtuLow, MtuHigh = bh.MtuHigh, Direction = Side(bh.Direction) };
         }
