@@ -304,7 +304,8 @@ public sealed class RdpStreamParser
         {
             return FrameTsRequest(rest);
         }
-        if (_inner && _sawCredSsp && _direction == StreamDirection.ServerToClient && rest.Length >= 4 && !_inStandardSecurity)
+        if (_inner && _sawCredSsp && _direction == StreamDirection.ServerToClient && rest.Length >= 4 && !_inStandardSecurity
+            && LooksLikeEarlyUserAuthorization(rest))
         {
             return FrameEarlyUserAuthorization(rest);
         }
@@ -346,6 +347,7 @@ public sealed class RdpStreamParser
 
     private long FrameTpkt(in ReadOnlySequence<byte> rest)
     {
+        _sawCredSsp = false; // MCS has begun: no Early User Authorization Result can follow
         var reader = new SequenceReader<byte>(rest);
         var status = TpktHeader.TryReadPacket(ref reader, out var tpkt, out var packet);
         if (status == OperationStatus.NeedMoreData)
@@ -607,6 +609,17 @@ public sealed class RdpStreamParser
         }
         Offset += length;
         return length;
+    }
+
+    /// <summary>
+    /// The Early User Authorization Result comes right after the last TSRequest and is one of two
+    /// values (AUTHZ_SUCCESS 0, AUTHZ_ACCESS_DENIED 5); anything else there is RDP data.
+    /// </summary>
+    private static bool LooksLikeEarlyUserAuthorization(in ReadOnlySequence<byte> rest)
+    {
+        Span<byte> value = stackalloc byte[4];
+        rest.Slice(0, 4).CopyTo(value);
+        return BinaryPrimitives.ReadUInt32LittleEndian(value) is 0 or 5;
     }
 
     /// <summary>MS-RDPBCGR 2.2.10.2 Early User Authorization Result PDU: a bare little-endian u32.</summary>
