@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using RdpWire.Analyzer;
 using RdpWire.Capture.Files;
+using RdpWire.Tests.Support;
 using Xunit;
 
 namespace RdpWire.Tests.Analyzer;
@@ -16,7 +17,7 @@ public class TcpHealthTests
     /// <summary>Raw-IPv4 pcap of TCP segments between 10.0.0.2:50000 and 10.0.0.1:3389.</summary>
     private sealed class HandMadeCapture
     {
-        private readonly List<byte> _bytes = [.. Convert.FromHexString("D4C3B2A1020004000000000000000000FFFF000065000000")];
+        private readonly HandMadeRawIpPcap _pcap = new();
 
         public void Add(double seconds, bool fromClient, byte flags, uint seq, uint ack, ushort window, byte[]? payload = null)
         {
@@ -39,17 +40,12 @@ public class TcpHealthTests
             p[33] = flags;
             BinaryPrimitives.WriteUInt16BigEndian(p.AsSpan(34), window);
             payload.CopyTo(p, 40);
-            long micros = (long)(seconds * 1_000_000);
-            _bytes.AddRange(BitConverter.GetBytes((int)(1_700_000_000 + micros / 1_000_000)));
-            _bytes.AddRange(BitConverter.GetBytes((int)(micros % 1_000_000)));
-            _bytes.AddRange(BitConverter.GetBytes(p.Length));
-            _bytes.AddRange(BitConverter.GetBytes(p.Length));
-            _bytes.AddRange(p);
+            _pcap.Add((long)(seconds * 1_000_000), p);
         }
 
         public RdpWire.Analyzer.Report.ConnectionReport AnalyzeSingle()
         {
-            using var source = CaptureFile.Open(new MemoryStream(_bytes.ToArray()), "hand-made");
+            using var source = CaptureFile.Open(new MemoryStream(_pcap.ToArray()), "hand-made");
             return Assert.Single(CaptureAnalyzer.Analyze(source).Connections);
         }
     }

@@ -125,10 +125,8 @@ public class CliTests
     public void HandMade_PcapWithNoRdp_SaysSo()
     {
         // A valid pcap header with one UDP/53 packet over raw IPv4: no RDP anywhere.
-        byte[] header = Convert.FromHexString("D4C3B2A1020004000000000000000000FFFF000065000000");
-        byte[] ip = Convert.FromHexString("4500001C000000004011000001020304050607080035003500080000");
-        byte[] record = [.. BitConverter.GetBytes(1_700_000_000), .. BitConverter.GetBytes(0), .. BitConverter.GetBytes(ip.Length), .. BitConverter.GetBytes(ip.Length)];
-        var (exit, stdout, _) = Run("analyze", TempFile([.. header, .. record, .. ip]));
+        byte[] ip = HandMadeBytes.Hex("4500001C000000004011000001020304050607080035003500080000");
+        var (exit, stdout, _) = Run("analyze", TempFile(new HandMadeRawIpPcap().Add(0, ip).ToArray()));
         Assert.Equal(0, exit);
         Assert.Contains("No RDP connections", stdout, StringComparison.Ordinal);
     }

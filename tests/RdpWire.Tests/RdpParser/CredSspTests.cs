@@ -6,6 +6,8 @@ using System.Text;
 using RdpWire.RdpParser.CredSsp;
 using Xunit;
 
+using static RdpWire.Tests.Support.HandMadeBytes;
+
 namespace RdpWire.Tests.RdpParser;
 
 /// <summary>
@@ -16,7 +18,6 @@ namespace RdpWire.Tests.RdpParser;
 /// </summary>
 public class CredSspTests
 {
-    private static byte[] Hex(string hex) => Convert.FromHexString(string.Concat(hex.Where(Uri.IsHexDigit)));
 
     private static Asn1Tag Ctx(int n) => new(TagClass.ContextSpecific, n, isConstructed: true);
 

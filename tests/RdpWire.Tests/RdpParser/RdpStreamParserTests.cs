@@ -2,6 +2,8 @@ using RdpWire.RdpParser.Streams;
 using RdpWire.Tests.Support;
 using Xunit;
 
+using static RdpWire.Tests.Support.HandMadeBytes;
+
 namespace RdpWire.Tests.RdpParser;
 
 /// <summary>
@@ -10,7 +12,6 @@ namespace RdpWire.Tests.RdpParser;
 /// </summary>
 public class RdpStreamParserTests
 {
-    private static byte[] Hex(string hex) => Convert.FromHexString(hex.Replace(" ", ""));
 
     private static readonly byte[] HandMadeClientStream =
     [

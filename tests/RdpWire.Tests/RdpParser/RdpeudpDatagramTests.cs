@@ -1,6 +1,7 @@
 using RdpWire.Analyzer;
 using RdpWire.Capture.Files;
 using RdpWire.RdpParser.Rdpeudp;
+using RdpWire.Tests.Support;
 using Xunit;
 
 namespace RdpWire.Tests.RdpParser;
@@ -58,7 +59,7 @@ public class RdpeudpDatagramTests
     public void HandMade_SynsWithoutAnswer_AreUdpNoResponse_AWarning()
     {
         // Three SYNs one second apart from 10.0.0.2:50000 to 10.0.0.1:3389 over raw IPv4, no reply.
-        var pcap = new List<byte>(Convert.FromHexString("D4C3B2A1020004000000000000000000FFFF000065000000"));
+        var pcap = new HandMadeRawIpPcap();
         var syn = HandMadeSyn();
         for (int i = 0; i < 3; i++)
         {
@@ -68,11 +69,7 @@ public class RdpeudpDatagramTests
                 0x45, 0, (byte)(ipLength >> 8), (byte)ipLength, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1,
                 0xC3, 0x50, 0x0D, 0x3D, (byte)(udpLength >> 8), (byte)udpLength, 0, 0, .. syn,
             ];
-            pcap.AddRange(BitConverter.GetBytes(1_700_000_000 + i));
-            pcap.AddRange(BitConverter.GetBytes(0));
-            pcap.AddRange(BitConverter.GetBytes(ip.Length));
-            pcap.AddRange(BitConverter.GetBytes(ip.Length));
-            pcap.AddRange(ip);
+            pcap.Add(i * 1_000_000L, ip);
         }
         using var source = CaptureFile.Open(new MemoryStream(pcap.ToArray()), "hand-made");
         var report = CaptureAnalyzer.Analyze(source);

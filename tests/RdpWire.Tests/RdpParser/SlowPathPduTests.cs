@@ -2,12 +2,13 @@ using RdpWire.Analyzer.Findings;
 using RdpWire.RdpParser.Rdp;
 using Xunit;
 
+using static RdpWire.Tests.Support.HandMadeBytes;
+
 namespace RdpWire.Tests.RdpParser;
 
 /// <summary>Classification of RDP PDUs inside MCS Send Data, with hand-made PDUs (boundary cases).</summary>
 public class SlowPathPduTests
 {
-    private static byte[] Hex(string hex) => Convert.FromHexString(hex.Replace(" ", ""));
 
     [Fact]
     public void HandMade_SetErrorInfo_ValueRead()

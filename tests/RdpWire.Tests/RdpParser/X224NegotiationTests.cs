@@ -1,6 +1,8 @@
 using RdpWire.RdpParser.X224;
 using Xunit;
 
+using static RdpWire.Tests.Support.HandMadeBytes;
+
 namespace RdpWire.Tests.RdpParser;
 
 /// <summary>
@@ -9,7 +11,6 @@ namespace RdpWire.Tests.RdpParser;
 /// </summary>
 public class X224NegotiationTests
 {
-    private static byte[] Hex(string hex) => Convert.FromHexString(hex.Replace(" ", ""));
 
     /// <summary>TPKT + x224Crq (class 0) around the given variable part, lengths filled in.</summary>
     private static byte[] ConnectionRequest(params byte[][] variableParts)
