@@ -41,10 +41,15 @@ public static class Program
         var all = new Option<bool>("--all") { Description = "Show every connection in detail, not only the failed ones." };
         var failOn = new Option<string?>("--fail-on") { Description = "Exit 1 when a finding of this severity or worse exists: error | warning." };
         var keyLog = new Option<string?>("--keylog") { Description = "An NSS key log (SSLKEYLOGFILE) to decrypt TLS: CredSSP, MCS and alerts inside become visible." };
+        var serverKey = new Option<string[]>("--server-key")
+        {
+            Description = "A server's RSA private key (PEM) to decrypt TLS ≤ 1.2 connections that use RSA key exchange; repeatable.",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
         failOn.AcceptOnlyFromAmong("error", "warning");
         var command = new Command("analyze", "Analyze a capture file and print a verdict per RDP connection.")
         {
-            capture, json, all, failOn, keyLog,
+            capture, json, all, failOn, keyLog, serverKey,
         };
         command.SetAction(result =>
         {
@@ -58,6 +63,20 @@ public static class Program
                 {
                     using var reader = File.OpenText(keyLogPath);
                     options = options with { KeyLog = RdpWire.RdpParser.Tls.Decryption.TlsKeyLog.Parse(reader) };
+                }
+                foreach (string keyPath in result.GetValue(serverKey) ?? [])
+                {
+                    var keys = options.KeyLog ?? new RdpWire.RdpParser.Tls.Decryption.TlsKeyLog();
+                    try
+                    {
+                        keys.AddServerKey(File.ReadAllText(keyPath));
+                    }
+                    catch (ArgumentException e)
+                    {
+                        stderr.WriteLine($"rdpwire: {keyPath}: {e.Message}");
+                        return ExitUsage;
+                    }
+                    options = options with { KeyLog = keys };
                 }
                 using var source = CaptureFile.Open(path);
                 report = CaptureAnalyzer.Analyze(source, options);

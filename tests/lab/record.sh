@@ -92,6 +92,9 @@ SCENARIOS=(
   "nla-wrong-password|shadow /sec:nla +auth with SAM file, xfreerdp /sec:nla +auth-only pinned to TLS 1.2, right user, wrong password: CredSSP/NTLM fails; client TLS key log kept as NAME.keylog"
   "nla-unknown-user|same, with a user name that is not in the SAM file: CredSSP/NTLM fails; key log kept as NAME.keylog"
   "nla-success-keylog|same, right user and password: CredSSP succeeds (+auth-only); key log kept as NAME.keylog, for contrast"
+  "tls12-cbc-keylog|xrdp (TLS 1.2) tls_ciphers=ECDHE-RSA-AES256-SHA384 (AES-CBC, HMAC-SHA384), xfreerdp /sec:tls: through MCS to xrdp's login screen; key log kept as NAME.keylog"
+  "tls10-cbc-keylog|xrdp ssl_protocols=TLSv1 tls_ciphers=ECDHE-RSA-AES128-SHA:@SECLEVEL=0, xfreerdp /sec:tls /tls-seclevel:0 pinned to TLS 1.0: the legacy version and CBC with chained IVs; key log kept as NAME.keylog"
+  "tls12-rsa-server-key|xrdp (TLS 1.2) tls_ciphers=AES128-SHA (RSA key exchange, AES-CBC, HMAC-SHA1), xfreerdp /sec:tls: through MCS; the lab's throw-away server key kept as NAME.server-key.pem"
 )
 
 die() { echo "record.sh: $*" >&2; exit 1; }
@@ -122,6 +125,8 @@ scenario_exists() {
 #   CLIENT_PASSWORD /p: password (default the lab password)
 #   KEEP_KEYLOG    1 = record the client's TLS key log (as KEYLOG=1) and write it next to the capture as
 #                  OUT_DIR/NAME.keylog (the throw-away secrets of this one lab session, for decryption tests)
+#   KEEP_SERVER_KEY 1 = copy the server's TLS private key (the lab's throw-away key, made for this one run)
+#                  next to the capture as OUT_DIR/NAME.server-key.pem, for --server-key (RSA key exchange) tests
 #   XRDP_CRYPT     xrdp crypt_level= (Standard RDP Security only; see README for why rdp-security uses fips)
 #   DEFAULT_VANTAGE client | server | router (routed only: the router's server-facing interface)
 # TLS knobs (see "TLS scenarios" in the README):
@@ -131,7 +136,7 @@ scenario_exists() {
 #                  | mismatch (key_file is a different RSA key than the certificate's)
 #   XRDP_TLS       xrdp ssl_protocols= (default: the packaged "TLSv1.2, TLSv1.3")
 #   XRDP_CIPHERS   xrdp tls_ciphers= (empty: leave the packaged default)
-#   CLIENT_TLS     "" | 1.2 | 1.3: pin the client's OpenSSL to one TLS version through an OPENSSL_CONF file
+#   CLIENT_TLS     "" | 1 | 1.1 | 1.2 | 1.3: pin the client's OpenSSL to one TLS version through an OPENSSL_CONF file
 #   CLIENT_CERT    ignore (/cert:ignore, default) | deny (/cert:deny: verify; refuse, or prompt and read
 #                  EOF from /dev/null, which refuses too)
 #   CLIENT_TRUST   none | ca (SSL_CERT_FILE = the lab CA: the client's OpenSSL trusts it)
@@ -158,7 +163,7 @@ nla_keylog() { SERVER=shadow SERVER_SEC=nla CLIENT_SEC=nla CLIENT_TLS=1.2 CLIENT
 
 configure_scenario() {
   SERVER=none SERVER_SEC= FIREWALL=none CLIENT_SEC= CLIENT_EXTRA=() CLIENT_SECS=10 DEFAULT_VANTAGE=client
-  CLIENT_PASS=1 XRDP_CRYPT=high CLIENT_USER=$LAB_USER CLIENT_PASSWORD=$LAB_PASS KEEP_KEYLOG=0
+  CLIENT_PASS=1 XRDP_CRYPT=high CLIENT_USER=$LAB_USER CLIENT_PASSWORD=$LAB_PASS KEEP_KEYLOG=0 KEEP_SERVER_KEY=0
   CERT=self KEY_FAULT=none XRDP_TLS="TLSv1.2, TLSv1.3" XRDP_CIPHERS= CLIENT_TLS= CLIENT_CERT=ignore CLIENT_TRUST=none
   TOPOLOGY=direct BOTTLENECK_MTU= ROUTER_ICMP=pass ROUTER_LOSS= OFFLOAD=on SERVER_DF=on ROUTER_FRAGS=pass
   case "$1" in
@@ -206,6 +211,12 @@ configure_scenario() {
     nla-wrong-password)          nla_keylog; CLIENT_PASSWORD='Wrong-Passw0rd!' ;;
     nla-unknown-user)            nla_keylog; CLIENT_USER=rwlab-nobody ;;
     nla-success-keylog)          nla_keylog ;;
+    tls12-cbc-keylog)            SERVER=xrdp SERVER_SEC=tls XRDP_TLS=TLSv1.2 XRDP_CIPHERS=ECDHE-RSA-AES256-SHA384 CLIENT_SEC=tls \
+                                 CLIENT_TLS=1.2 CLIENT_SECS=4 CLIENT_PASS=0 KEEP_KEYLOG=1 ;;
+    tls10-cbc-keylog)            SERVER=xrdp SERVER_SEC=tls XRDP_TLS=TLSv1 XRDP_CIPHERS=ECDHE-RSA-AES128-SHA:@SECLEVEL=0 CLIENT_SEC=tls \
+                                 CLIENT_TLS=1 CLIENT_EXTRA=(/tls-seclevel:0) CLIENT_SECS=4 CLIENT_PASS=0 KEEP_KEYLOG=1 ;;
+    tls12-rsa-server-key)        SERVER=xrdp SERVER_SEC=tls XRDP_TLS=TLSv1.2 XRDP_CIPHERS=AES128-SHA CLIENT_SEC=tls \
+                                 CLIENT_TLS=1.2 CLIENT_SECS=4 CLIENT_PASS=0 KEEP_SERVER_KEY=1 ;;
     *) die "unknown scenario '$1' (see --list)" ;;
   esac
 }
@@ -582,7 +593,10 @@ issue_cert() { # issue_cert STARTDATE ENDDATE (YYYYMMDDHHMMSSZ): CN=rwlab-server
 # SSL_CTX_set_min_proto_version(TLS1_VERSION) and set_max_proto_version(0) right after
 # SSL_CTX_new(), which overrides them. The (deprecated) `Protocol` command sets the
 # SSL_OP_NO_TLSv1_x option bits instead, and FreeRDP only ever adds option bits.
-client_openssl_conf() { # client_openssl_conf 1.2|1.3 -> $WORK/openssl-client.cnf
+client_openssl_conf() { # client_openssl_conf 1|1.1|1.2|1.3 -> $WORK/openssl-client.cnf
+  # OpenSSL 3 allows TLS 1.0/1.1 only at security level 0.
+  local cipher_line=
+  [[ $1 == 1 || $1 == 1.1 ]] && cipher_line="CipherString = DEFAULT:@SECLEVEL=0"
   cat >"$WORK/openssl-client.cnf" <<EOF_CNF
 openssl_conf = rwlab_init
 [rwlab_init]
@@ -593,6 +607,7 @@ system_default = system_default_sect
 MinProtocol = TLSv$1
 MaxProtocol = TLSv$1
 Protocol = -ALL, TLSv$1
+$cipher_line
 EOF_CNF
 }
 
@@ -822,6 +837,11 @@ record_one() {
     cp "$WORK/tls-keys.log" "$out_dir/$name.keylog"
     chmod 644 "$out_dir/$name.keylog"
     log "wrote $out_dir/$name.keylog ($(wc -l <"$out_dir/$name.keylog") lines)"
+  fi
+  if [[ $KEEP_SERVER_KEY == 1 ]]; then
+    cp "$WORK/key.pem" "$out_dir/$name.server-key.pem"
+    chmod 644 "$out_dir/$name.server-key.pem"
+    log "wrote $out_dir/$name.server-key.pem"
   fi
 }
 

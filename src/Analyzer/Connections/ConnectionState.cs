@@ -418,6 +418,8 @@ public sealed class ConnectionState : IRdpStreamEvents
     /// <summary>The first frame of each kind of RDP PDU seen (in the clear or decrypted).</summary>
     public Dictionary<RdpPduKind, FrameRef> RdpPdus { get; } = [];
     public (FrameRef At, uint Value)? ErrorInfo { get; private set; }
+    /// <summary>MS-RDPBCGR 2.2.1.11 Client Info PDU's TS_INFO_PACKET, when readable.</summary>
+    public (FrameRef At, RdpWire.RdpParser.Rdp.ClientInfoPacket Packet)? ClientInfo { get; private set; }
     public (FrameRef At, uint Code)? LicenseError { get; private set; }
 
     public void OnRdpPdu(StreamDirection direction, StreamRange range, RdpPdu pdu)
@@ -439,6 +441,10 @@ public sealed class ConnectionState : IRdpStreamEvents
             RdpPduKind.ServerRedirection => "Server Redirection PDU",
             _ => null,
         };
+        if (pdu.ClientInfo is { } info && direction == StreamDirection.ClientToServer)
+        {
+            ClientInfo ??= (at, info);
+        }
         if (pdu.Kind == RdpPduKind.SetErrorInfo && pdu.Value is uint e && e != 0)
         {
             ErrorInfo ??= (at, e);

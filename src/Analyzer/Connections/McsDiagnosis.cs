@@ -10,6 +10,33 @@ public static partial class VerdictEngine
     /// <summary>Below this a Standard RDP Security server key is breakable (the classic proprietary key is 512 bits).</summary>
     private const int MinimumServerKeyBits = 2048;
 
+    private static ClientInfoReport? ClientInfoSummary(ConnectionState s)
+    {
+        if (s.ClientInfo is not { } ci)
+        {
+            return null;
+        }
+        var p = ci.Packet;
+        return new ClientInfoReport
+        {
+            Frame = ci.At.Frame,
+            UserName = p.UserName,
+            Domain = p.Domain,
+            PasswordSent = p.PasswordLength > 0,
+            AutoLogon = (p.Flags & RdpWire.RdpParser.Rdp.InfoPacketFlags.AutoLogon) != 0,
+            Flags = [.. p.FlagNames],
+            CodePage = (int)p.CodePage,
+            AlternateShell = p.AlternateShell,
+            WorkingDir = p.WorkingDir,
+            ClientAddressFamily = p.ClientAddressFamily,
+            ClientAddress = p.ClientAddress,
+            ClientDir = p.ClientDir,
+            PerformanceFlags = p.PerformanceFlags is uint f ? [.. RdpWire.RdpParser.Rdp.ClientInfoPacket.PerformanceFlagNames(f)] : [],
+            AutoReconnectCookie = p.AutoReconnectCookie,
+            Problem = p.Problem,
+        };
+    }
+
     private static McsReport? McsSummary(ConnectionState s)
     {
         var ci = s.McsConnectInitial?.ClientData;

@@ -64,6 +64,13 @@ public static partial class VerdictEngine
             ServerRecords = s.TlsRecords[S2C],
             ClientEncryptedFrom = s.FirstEncrypted[C2S]?.Frame,
             ServerEncryptedFrom = s.FirstEncrypted[S2C]?.Frame,
+            Decryption = s.Tls.Decryption is { } d ? new TlsDecryptionReport
+            {
+                Secrets = s.DecryptedRecords[C2S] + s.DecryptedRecords[S2C] > 0 ? d.SecretsSource : null,
+                ClientRecordsDecrypted = s.DecryptedRecords[C2S],
+                ServerRecordsDecrypted = s.DecryptedRecords[S2C],
+                Problem = d.Problem,
+            } : null,
         };
     }
 

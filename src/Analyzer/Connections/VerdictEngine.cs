@@ -47,6 +47,7 @@ public static partial class VerdictEngine
         report.Tls = TlsSummary(s, certificates);
         report.PhaseReached = PhaseReached(s);
         report.Mcs = McsSummary(s);
+        report.ClientInfo = ClientInfoSummary(s);
         report.Credssp = CredSspSummary(s);
         report.Tcp = new TcpReport
         {

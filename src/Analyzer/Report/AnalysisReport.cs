@@ -65,6 +65,8 @@ public sealed class ConnectionReport
     public TlsReport? Tls { get; set; }
     public McsReport? Mcs { get; set; }
     public CredSspReport? Credssp { get; set; }
+    /// <summary>Addition: the Client Info PDU (MS-RDPBCGR 2.2.1.11), when in the clear or decrypted.</summary>
+    public ClientInfoReport? ClientInfo { get; set; }
     public List<Finding> Findings { get; init; } = [];
     public required Verdict Verdict { get; set; }
     /// <summary>Addition: the handshake as the ladder the text report draws.</summary>
@@ -116,6 +118,8 @@ public sealed class TlsReport
     /// <summary>Addition: TLS record counts per direction (client→server, server→client).</summary>
     public long ClientRecords { get; set; }
     public long ServerRecords { get; set; }
+    /// <summary>Addition: set when keys were given (--keylog, --server-key or a pcapng Decryption Secrets Block).</summary>
+    public TlsDecryptionReport? Decryption { get; set; }
 }
 
 public sealed class CertificateReport
@@ -134,6 +138,37 @@ public sealed class CertificateReport
     public List<string> ExtendedKeyUsage { get; init; } = [];
     /// <summary>Addition: why the certificate could not be decoded, when it could not.</summary>
     public string? DecodeError { get; init; }
+}
+
+/// <summary>Addition: the logon the client asked for (TS_INFO_PACKET). The password is never reported, only its presence.</summary>
+public sealed class ClientInfoReport
+{
+    public required long Frame { get; init; }
+    public string? UserName { get; init; }
+    public string? Domain { get; init; }
+    public bool PasswordSent { get; init; }
+    public bool AutoLogon { get; init; }
+    public List<string> Flags { get; init; } = [];
+    public int CodePage { get; init; }
+    public string? AlternateShell { get; init; }
+    public string? WorkingDir { get; init; }
+    public string? ClientAddressFamily { get; init; }
+    public string? ClientAddress { get; init; }
+    public string? ClientDir { get; init; }
+    public List<string> PerformanceFlags { get; init; } = [];
+    public bool AutoReconnectCookie { get; init; }
+    public string? Problem { get; init; }
+}
+
+/// <summary>Addition: whether and how the connection's TLS records were decrypted.</summary>
+public sealed class TlsDecryptionReport
+{
+    /// <summary>"key log" | "server key" | null when no secrets fit.</summary>
+    public string? Secrets { get; init; }
+    public long ClientRecordsDecrypted { get; init; }
+    public long ServerRecordsDecrypted { get; init; }
+    /// <summary>Why (part of) the connection could not be decrypted.</summary>
+    public string? Problem { get; init; }
 }
 
 public sealed class TlsAlertReport

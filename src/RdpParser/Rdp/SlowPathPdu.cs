@@ -37,7 +37,11 @@ public enum RdpPduKind : byte
 }
 
 /// <summary>One classified slow-path PDU: its kind and the value that matters for it.</summary>
-public readonly record struct RdpPdu(RdpPduKind Kind, uint? Value);
+public readonly record struct RdpPdu(RdpPduKind Kind, uint? Value)
+{
+    /// <summary>The Client Info PDU's TS_INFO_PACKET, when it could be read (TLS plaintext, or Standard RDP Security without SEC_ENCRYPT).</summary>
+    public ClientInfoPacket? ClientInfo { get; init; }
+}
 
 /// <summary>
 /// Classifies the RDP PDU inside an MCS Send Data Request/Indication (T.125 11.32/11.33,
@@ -119,7 +123,13 @@ public static class SlowPathPdu
         }
         if ((flags & SecInfoPkt) != 0)
         {
-            return new(RdpPduKind.ClientInfo, null);
+            // 2.2.1.11.1: TS_INFO_PACKET follows the 4-byte Basic Security Header unless it is encrypted.
+            ClientInfoPacket? info = null;
+            if ((flags & SecEncrypt) == 0 && ClientInfoPacket.TryParse(userData[4..], out var parsed))
+            {
+                info = parsed;
+            }
+            return new(RdpPduKind.ClientInfo, null) { ClientInfo = info };
         }
         if ((flags & SecLicensePkt) != 0)
         {

@@ -232,6 +232,7 @@ public sealed class RdpStreamParser
             (messages ??= []).Add(message);
             if (_tls.Decryption is { } decryption)
             {
+                decryption.OnHandshakeMessage((TlsHandshakeType)span[0], span[..(4 + length)], message);
                 if (message.ClientHello is { } ch && message.Error is null && _direction == StreamDirection.ClientToServer)
                 {
                     decryption.ClientHello = ch;

@@ -13,13 +13,19 @@ namespace RdpWire.Tests.Analyzer;
 /// </summary>
 public class DecryptionTests
 {
-    private static AnalysisReport Analyze(string name, string? keyLogName)
+    private static AnalysisReport Analyze(string name, string? keyLogName, string? serverKeyName = null)
     {
         var options = new AnalyzerOptions();
         if (keyLogName is not null)
         {
             using var reader = File.OpenText(Path.Combine(RepoPaths.FixturesDir, keyLogName));
             options = options with { KeyLog = TlsKeyLog.Parse(reader) };
+        }
+        if (serverKeyName is not null)
+        {
+            var keys = options.KeyLog ?? new TlsKeyLog();
+            keys.AddServerKey(File.ReadAllText(Path.Combine(RepoPaths.FixturesDir, serverKeyName)));
+            options = options with { KeyLog = keys };
         }
         using var source = CaptureFile.Open(Path.Combine(RepoPaths.FixturesDir, name + ".pcap"));
         return CaptureAnalyzer.Analyze(source, options);
@@ -119,5 +125,79 @@ public class DecryptionTests
         var secrets = log.Find(Convert.FromHexString(new string('a', 64)))!;
         Assert.Equal(48, secrets.MasterSecret!.Length);
         Assert.Equal(32, secrets.ServerTrafficSecret0!.Length);
+    }
+
+    [Theory]
+    [InlineData("tls12-cbc-keylog", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384")]
+    [InlineData("tls10-cbc-keylog", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA")]
+    public void CbcSuites_WithKeyLog_DecryptThroughClientInfoToActive(string name, string suite)
+    {
+        var without = Assert.Single(Analyze(name, null).Connections);
+        Assert.Null(without.ClientInfo);
+        Assert.Null(without.Tls!.Decryption);
+
+        var with = Assert.Single(Analyze(name, name + ".keylog").Connections);
+        Assert.Equal(suite, with.Tls!.CipherSuite);
+        var decryption = with.Tls.Decryption!;
+        Assert.Equal("key log", decryption.Secrets);
+        // A record failing its HMAC or padding check would set the problem and stop that direction:
+        // every ciphertext record of both sides authenticated (tshark: 26 and 68 records, 3 and 6 of them in the clear).
+        Assert.Null(decryption.Problem);
+        Assert.Equal(23, decryption.ClientRecordsDecrypted);
+        Assert.Equal(62, decryption.ServerRecordsDecrypted);
+        Assert.Equal(Phases.Active, with.PhaseReached);
+        Assert.Equal("rwlab-client", with.Mcs!.ClientName);
+        AssertLabClientInfo(with.ClientInfo);
+        // xrdp's answer to the client's FIN, readable once decrypted.
+        var alert = Assert.Single(with.Tls.Alerts);
+        Assert.Equal("decode_error", alert.Description);
+    }
+
+    [Fact]
+    public void RsaKeyExchange_WithServerKey_ExtendedMasterSecretDerivedAndDecrypted()
+    {
+        var with = Assert.Single(Analyze("tls12-rsa-server-key", null, "tls12-rsa-server-key.server-key.pem").Connections);
+        Assert.Equal("TLS_RSA_WITH_AES_128_CBC_SHA", with.Tls!.CipherSuite);
+        Assert.Equal("server key", with.Tls.Decryption!.Secrets);
+        Assert.Null(with.Tls.Decryption.Problem);
+        Assert.Equal(Phases.Active, with.PhaseReached);
+        AssertLabClientInfo(with.ClientInfo);
+    }
+
+    [Fact]
+    public void ServerKey_NotTheCertificates_SaysSoAndDecryptsNothing()
+    {
+        // The lab key of one run does not belong to another run's certificate.
+        var report = Analyze("tls12-success", null, "tls12-rsa-server-key.server-key.pem");
+        var connection = Assert.Single(report.Connections);
+        var decryption = connection.Tls!.Decryption!;
+        Assert.Null(decryption.Secrets);
+        Assert.Equal(0, decryption.ClientRecordsDecrypted + decryption.ServerRecordsDecrypted);
+        // tls12-success negotiated ECDHE: a server key cannot help, and the report says why.
+        Assert.Contains("(EC)DHE key exchange", decryption.Problem, StringComparison.Ordinal);
+        Assert.Equal(Assert.Single(Analyze("tls12-success", null).Connections).Verdict.Code, connection.Verdict.Code);
+    }
+
+    [Fact]
+    public void HandMade_ServerKeyFile_WithoutKey_Refused()
+    {
+        var keys = new TlsKeyLog();
+        Assert.Throws<ArgumentException>(() => keys.AddServerKey("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"));
+        Assert.Empty(keys.ServerKeys);
+    }
+
+    private static void AssertLabClientInfo(ClientInfoReport? info)
+    {
+        Assert.NotNull(info);
+        Assert.Equal("rdpwire", info.UserName);
+        Assert.Equal("", info.Domain);
+        Assert.False(info.PasswordSent);
+        Assert.False(info.AutoLogon);
+        Assert.Contains("INFO_UNICODE", info.Flags);
+        Assert.Contains("INFO_LOGONERRORS", info.Flags);
+        Assert.Equal("AF_INET", info.ClientAddressFamily);
+        Assert.Equal("10.77.0.2", info.ClientAddress);
+        Assert.Equal(@"C:\Windows\System32\mstscax.dll", info.ClientDir);
+        Assert.Null(info.Problem);
     }
 }

@@ -26,6 +26,27 @@ public sealed class TlsKeyLog
     public int Entries => _byClientRandom.Count;
     public int LinesSkipped { get; private set; }
 
+    /// <summary>RSA private keys of servers (--server-key): recover the premaster secret of RSA key exchange suites.</summary>
+    public List<System.Security.Cryptography.RSA> ServerKeys { get; } = [];
+
+    /// <summary>Adds a server's RSA private key from PEM (PKCS#1 "RSA PRIVATE KEY" or PKCS#8 "PRIVATE KEY").</summary>
+    /// <exception cref="ArgumentException">The text holds no unencrypted RSA private key.</exception>
+    public void AddServerKey(string pem)
+    {
+        var rsa = System.Security.Cryptography.RSA.Create();
+        try
+        {
+            rsa.ImportFromPem(pem);
+            _ = rsa.ExportParameters(includePrivateParameters: true);
+        }
+        catch (Exception e) when (e is ArgumentException or System.Security.Cryptography.CryptographicException)
+        {
+            rsa.Dispose();
+            throw new ArgumentException("no unencrypted RSA private key in PEM form (PKCS#1 or PKCS#8)", e);
+        }
+        ServerKeys.Add(rsa);
+    }
+
     public static TlsKeyLog Parse(TextReader reader)
     {
         var log = new TlsKeyLog();
