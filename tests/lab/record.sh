@@ -93,6 +93,8 @@ SCENARIOS=(
   "nla-unknown-user|same, with a user name that is not in the SAM file: CredSSP/NTLM fails; key log kept as NAME.keylog"
   "nla-success-keylog|same, right user and password: CredSSP succeeds (+auth-only); key log kept as NAME.keylog, for contrast"
   "tls12-cbc-keylog|xrdp (TLS 1.2) tls_ciphers=ECDHE-RSA-AES256-SHA384 (AES-CBC, HMAC-SHA384), xfreerdp /sec:tls: through MCS to xrdp's login screen; key log kept as NAME.keylog"
+  "credssp-version-downgrade|as nla-success-keylog, but the client's TSRequests claim CredSSP version 3 (unpatched for CVE-2018-0886) while it computes the v5+ public-key hash: the v6 server refuses the pubKeyAuth; key log kept"
+  "credssp-server-version-downgrade|as nla-success-keylog, but the server's TSRequests claim CredSSP version 3 while it expects the v5+ hash: the client answers with the v2-4 public-key echo and the server refuses it; key log kept"
   "tls10-cbc-keylog|xrdp ssl_protocols=TLSv1 tls_ciphers=ECDHE-RSA-AES128-SHA:@SECLEVEL=0, xfreerdp /sec:tls /tls-seclevel:0 pinned to TLS 1.0: the legacy version and CBC with chained IVs; key log kept as NAME.keylog"
   "tls12-rsa-server-key|xrdp (TLS 1.2) tls_ciphers=AES128-SHA (RSA key exchange, AES-CBC, HMAC-SHA1), xfreerdp /sec:tls: through MCS; the lab's throw-away server key kept as NAME.server-key.pem"
 )
@@ -125,6 +127,9 @@ scenario_exists() {
 #   CLIENT_PASSWORD /p: password (default the lab password)
 #   KEEP_KEYLOG    1 = record the client's TLS key log (as KEYLOG=1) and write it next to the capture as
 #                  OUT_DIR/NAME.keylog (the throw-away secrets of this one lab session, for decryption tests)
+#   CREDSSP_VERSION fault injection: the client's TSRequests claim this CredSSP version on the wire (the
+#                  key-log shim rewrites the version field in SSL_write), as an unpatched client would
+#   SERVER_CREDSSP_VERSION the same for the shadow server's TSRequests (the shim preloaded into freerdp-shadow-cli)
 #   KEEP_SERVER_KEY 1 = copy the server's TLS private key (the lab's throw-away key, made for this one run)
 #                  next to the capture as OUT_DIR/NAME.server-key.pem, for --server-key (RSA key exchange) tests
 #   XRDP_CRYPT     xrdp crypt_level= (Standard RDP Security only; see README for why rdp-security uses fips)
@@ -163,7 +168,7 @@ nla_keylog() { SERVER=shadow SERVER_SEC=nla CLIENT_SEC=nla CLIENT_TLS=1.2 CLIENT
 
 configure_scenario() {
   SERVER=none SERVER_SEC= FIREWALL=none CLIENT_SEC= CLIENT_EXTRA=() CLIENT_SECS=10 DEFAULT_VANTAGE=client
-  CLIENT_PASS=1 XRDP_CRYPT=high CLIENT_USER=$LAB_USER CLIENT_PASSWORD=$LAB_PASS KEEP_KEYLOG=0 KEEP_SERVER_KEY=0
+  CLIENT_PASS=1 XRDP_CRYPT=high CLIENT_USER=$LAB_USER CLIENT_PASSWORD=$LAB_PASS KEEP_KEYLOG=0 KEEP_SERVER_KEY=0 CREDSSP_VERSION= SERVER_CREDSSP_VERSION=
   CERT=self KEY_FAULT=none XRDP_TLS="TLSv1.2, TLSv1.3" XRDP_CIPHERS= CLIENT_TLS= CLIENT_CERT=ignore CLIENT_TRUST=none
   TOPOLOGY=direct BOTTLENECK_MTU= ROUTER_ICMP=pass ROUTER_LOSS= OFFLOAD=on SERVER_DF=on ROUTER_FRAGS=pass
   case "$1" in
@@ -211,6 +216,8 @@ configure_scenario() {
     nla-wrong-password)          nla_keylog; CLIENT_PASSWORD='Wrong-Passw0rd!' ;;
     nla-unknown-user)            nla_keylog; CLIENT_USER=rwlab-nobody ;;
     nla-success-keylog)          nla_keylog ;;
+    credssp-version-downgrade)   nla_keylog; CREDSSP_VERSION=3 ;;
+    credssp-server-version-downgrade) nla_keylog; SERVER_CREDSSP_VERSION=3 ;;
     tls12-cbc-keylog)            SERVER=xrdp SERVER_SEC=tls XRDP_TLS=TLSv1.2 XRDP_CIPHERS=ECDHE-RSA-AES256-SHA384 CLIENT_SEC=tls \
                                  CLIENT_TLS=1.2 CLIENT_SECS=4 CLIENT_PASS=0 KEEP_KEYLOG=1 ;;
     tls10-cbc-keylog)            SERVER=xrdp SERVER_SEC=tls XRDP_TLS=TLSv1 XRDP_CIPHERS=ECDHE-RSA-AES128-SHA:@SECLEVEL=0 CLIENT_SEC=tls \
@@ -262,7 +269,7 @@ cleanup() {
   # X socket/lock files left by an Xvfb of ours that was killed hard (the numbers
   # were free when we picked them, and our Xvfb processes are gone by now)
   for d in "${DISPLAYS[@]}"; do rm -f "/tmp/.X11-unix/X$d" "/tmp/.X$d-lock"; done
-  [[ -n $WORK && -d $WORK ]] && rm -rf "$WORK"
+  [[ -n $WORK && -d $WORK && -z ${RWLAB_KEEP_WORK:-} ]] && rm -rf "$WORK"
   return 0
 }
 
@@ -621,6 +628,7 @@ build_keylog_shim() { # -> $WORK/keylog.so
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <openssl/ssl.h>
 static void rwlab_keylog(const SSL *ssl, const char *line)
 {
@@ -635,6 +643,31 @@ SSL *SSL_new(SSL_CTX *ctx)
   if (!real_new) real_new = (SSL *(*)(SSL_CTX *))dlsym(RTLD_NEXT, "SSL_new");
   if (ctx) SSL_CTX_set_keylog_callback(ctx, rwlab_keylog);
   return real_new(ctx);
+}
+/* CREDSSP_VERSION (fault injection, off unless RWLAB_CREDSSP_VERSION is set): the client's
+   TSRequests (MS-CSSP 2.2.1: SEQUENCE { [0] INTEGER version, ... }) claim another version on the
+   wire, as an unpatched (CVE-2018-0886) client would; everything else is the client's own. */
+int SSL_write(SSL *ssl, const void *buf, int num)
+{
+  static int (*real_write)(SSL *, const void *, int);
+  const char *v = getenv("RWLAB_CREDSSP_VERSION");
+  const unsigned char *b = buf;
+  int at;
+  if (!real_write) real_write = (int (*)(SSL *, const void *, int))dlsym(RTLD_NEXT, "SSL_write");
+  if (!v || num < 8 || b[0] != 0x30) return real_write(ssl, buf, num);
+  at = b[1] < 0x80 ? 2 : 2 + (b[1] & 0x7f);
+  if (at + 5 > num || b[at] != 0xa0 || b[at + 1] != 0x03 || b[at + 2] != 0x02 || b[at + 3] != 0x01)
+    return real_write(ssl, buf, num);
+  {
+    unsigned char *copy = malloc((size_t)num);
+    int rc;
+    if (!copy) return real_write(ssl, buf, num);
+    memcpy(copy, buf, (size_t)num);
+    copy[at + 4] = (unsigned char)atoi(v);
+    rc = real_write(ssl, copy, num);
+    free(copy);
+    return rc;
+  }
 }
 EOF_C
   gcc -shared -fPIC -O2 -o "$WORK/keylog.so" "$WORK/keylog.c" -ldl -lssl >"$WORK/keylog-build.log" 2>&1 \
@@ -714,7 +747,12 @@ start_shadow() {
   start_xvfb "$NS_S" xvfb-server
   local auth=-auth
   [[ $SERVER_SEC == nla ]] && auth=+auth
-  bg_in_ns "$NS_S" "$WORK/shadow.out" env HOME="$WORK/home-s" XDG_CONFIG_HOME="$WORK/home-s/.config" \
+  local shim=()
+  if [[ -n $SERVER_CREDSSP_VERSION ]]; then
+    build_keylog_shim
+    shim=(LD_PRELOAD="$WORK/keylog.so" RWLAB_CREDSSP_VERSION="$SERVER_CREDSSP_VERSION")
+  fi
+  bg_in_ns "$NS_S" "$WORK/shadow.out" env "${shim[@]}" HOME="$WORK/home-s" XDG_CONFIG_HOME="$WORK/home-s/.config" \
     DISPLAY=":$XDISPLAY" timeout -k 2 120 freerdp-shadow-cli /port:$RDP_PORT /bind-address:$ADDR_S \
     "/sec:$SERVER_SEC" "$auth" "/sam-file:$WORK/sam"
   wait_for 15 "freerdp-shadow-cli to listen on $RDP_PORT" server_listening
@@ -763,9 +801,10 @@ run_client() {
   fi
   # the client's OpenSSL default trust store becomes the lab CA alone
   [[ $CLIENT_TRUST == ca ]] && envs+=(SSL_CERT_FILE="$WORK/ca/ca.pem" SSL_CERT_DIR="$WORK/ca/no-such-dir")
-  if [[ ${KEYLOG:-0} == 1 || $KEEP_KEYLOG == 1 ]]; then
+  if [[ ${KEYLOG:-0} == 1 || $KEEP_KEYLOG == 1 || -n $CREDSSP_VERSION ]]; then
     build_keylog_shim
     envs+=(LD_PRELOAD="$WORK/keylog.so" RWLAB_KEYLOG_FILE="$WORK/tls-keys.log")
+    [[ -n $CREDSSP_VERSION ]] && envs+=(RWLAB_CREDSSP_VERSION="$CREDSSP_VERSION")
   fi
   log "client: ${envs[*]:3} xfreerdp ${args[*]/\/p:*//p:***} (max ${CLIENT_SECS}s)"
   local rc=0 pid

@@ -83,9 +83,75 @@ public static partial class VerdictEngine
             $"Inferred from the TLS record pattern (no key log): after the TLS handshake the client sent its CredSSP NEGOTIATE (frame {F(client[0].At)}, {client[0].Length}-byte record), the server its CHALLENGE (frame {F(server[0].At)}, {server[0].Length} bytes), the client its AUTHENTICATE with pubKeyAuth (frame {F(authenticate.At)}, {authenticate.Length} bytes); "
             + (serverAlert.At.Frame != 0 ? $"instead of its public-key echo the server sent an alert (frame {F(serverAlert.At)})" : "instead of its public-key echo the server")
             + (ctx.Close.At is { } end ? $" and closed the connection ({ctx.Close.Kind!.ToUpperInvariant()}, frame {F(end)}, by the {ctx.Close.By})." : ".")
-            + " That is how a CredSSP server rejects a wrong password or an unknown user (MS-CSSP 3.1.5); the exact NTSTATUS is inside TLS: analyze with --keylog to read it, or see event 4625 in the server's Security log.",
+            + " That is how a CredSSP server rejects a wrong password or an unknown user (MS-CSSP 3.1.5); the exact NTSTATUS is inside TLS: analyze with --keylog to read it, or see event 4625 in the server's Security log."
+            + " A CredSSP version conflict (CVE-2018-0886 encryption oracle remediation, credssp.version-mismatch) ends the same way on the wire; the key log tells the two apart.",
             Frames(s.ClientHello, s.ServerHello, client[0].At, server[0].At, authenticate.At, serverAlert.At.Frame != 0 ? serverAlert.At : null, ctx.Close.At));
     }
+
+    /// <summary>MS-CSSP 3.1.5: versions 5 and 6 bind pubKeyAuth to a SHA-256 hash with the clientNonce (the CVE-2018-0886 fix); 2–4 echo the bare public key.</summary>
+    private const int FirstOracleRemediatedVersion = 5;
+
+    /// <summary>
+    /// Decrypted CredSSP in which one side speaks version 5+ and the other 2–4, and the exchange
+    /// ends without credentials: the side that hung up refused the other's (lack of) CVE-2018-0886
+    /// remediation, or could not verify its public-key binding. A TSRequest errorCode, when the
+    /// server sent one, says more and wins.
+    /// </summary>
+    private static Finding? DiagnoseVersionConflict(Context ctx)
+    {
+        var s = ctx.S;
+        var firstClient = s.CredSsp.FirstOrDefault(m => m.From == TcpDirection.ClientToServer);
+        var firstServer = s.CredSsp.FirstOrDefault(m => m.From == TcpDirection.ServerToClient);
+        if (firstClient.Request is not { } c || firstServer.Request is not { } sv
+            || (c.Version >= FirstOracleRemediatedVersion) == (sv.Version >= FirstOracleRemediatedVersion)
+            || s.CredSsp.Any(m => m.Request.AuthInfo is not null || m.Request.ErrorCode is uint e && e != StatusSuccess)
+            || ctx.Close.At is not { } end || end.Frame < firstServer.At.Frame)
+        {
+            return null;
+        }
+        bool clientOld = c.Version < FirstOracleRemediatedVersion;
+        var last = s.CredSsp[^1];
+        string closer = ctx.Close.By ?? "unknown side";
+        bool refusedByPatched = ctx.Close.Direction == (clientOld ? TcpDirection.ServerToClient : TcpDirection.ClientToServer);
+        string oldSide = clientOld ? "client" : "server", newSide = clientOld ? "server" : "client";
+        int oldVersion = clientOld ? c.Version : sv.Version, newVersion = clientOld ? sv.Version : c.Version;
+        var alert = s.Alerts.FirstOrDefault(a => a.At.Frame > last.At.Frame && (a.From == TcpDirection.ServerToClient) == (ctx.Close.Direction == TcpDirection.ServerToClient));
+        var at = alert.At.Frame != 0 ? alert.At : end;
+        return Make(ctx, "credssp.version-mismatch", at,
+            $"CredSSP version conflict: the {oldSide} speaks CredSSP v{oldVersion} (no CVE-2018-0886 remediation), the {newSide} v{newVersion}, and the {closer} hung up before any credentials were sent",
+            $"Decrypted CredSSP: the client's first TSRequest (frame {F(firstClient.At)}) says version {c.Version}, the server's (frame {F(firstServer.At)}) version {sv.Version}. "
+            + $"Versions 2–4 prove possession of the TLS key by echoing the bare public key; 5 and 6 by a SHA-256 hash bound to a client nonce (MS-CSSP 3.1.5, the CVE-2018-0886 update of May 2018). "
+            + $"The last TSRequest was the {(last.From == TcpDirection.ClientToServer ? "client" : "server")}'s (frame {F(last.At)}: {last.Request.Describe()})"
+            + (alert.At.Frame != 0 ? $"; then the {closer} sent a {TlsAlertNames.Level(alert.Level)} {TlsAlertNames.Description(alert.Description)} alert (frame {F(alert.At)})" : "")
+            + $" and closed the connection ({ctx.Close.Kind!.ToUpperInvariant()}, frame {F(end)}) without a TSRequest errorCode and before the client's credentials (authInfo). "
+            + (refusedByPatched
+                ? $"The refusing side is the patched one: a {newSide} set to \"Force Updated Clients\"{(clientOld ? "" : " or \"Mitigated\"")} refuses an unpatched {oldSide}, or it could not verify the {oldSide}'s public-key binding."
+                : $"The {oldSide} hung up itself: the two sides disagree on the public-key binding, so its check of the {newSide}'s pubKeyAuth failed.")
+            + PubKeyAuthBinding(s)
+            + InconsistentVersion("client", c) + InconsistentVersion("server", sv)
+            + " A wrong password looks different once decrypted: the versions agree, or the server names the NTSTATUS.",
+            Frames([s.ClientHello, s.ServerHello, .. s.CredSsp.Select(m => (FrameRef?)m.At), alert.At.Frame != 0 ? alert.At : null, end]));
+    }
+
+    /// <summary>NTLM seals pubKeyAuth with a 16-byte signature: 48 bytes hold a SHA-256 hash (v5+), more the bare public key (v2–4).</summary>
+    private static string PubKeyAuthBinding(ConnectionState s)
+    {
+        const int NtlmSealedHashLength = 32 + 16;
+        var auth = s.CredSsp.FirstOrDefault(m => m.From == TcpDirection.ClientToServer && m.Request.PubKeyAuth is not null);
+        if (auth.Request?.PubKeyAuth is not { } p)
+        {
+            return "";
+        }
+        return p.Length == NtlmSealedHashLength
+            ? $" The client's pubKeyAuth (frame {F(auth.At)}) is {p.Length} bytes: the version 5+ hash binding."
+            : $" The client's pubKeyAuth (frame {F(auth.At)}) is {p.Length} bytes: the bare public key of the version 2–4 binding.";
+    }
+
+    /// <summary>A TSRequest claiming version 2–4 yet carrying clientNonce, a version 5+ field.</summary>
+    private static string InconsistentVersion(string side, TsRequest request) =>
+        request.Version < FirstOracleRemediatedVersion && request.ClientNonce is not null
+            ? $" Note: the {side}'s TSRequest carries a clientNonce, a field of version 5 and later, while claiming version {request.Version}: something rewrote the version, or that CredSSP implementation is inconsistent."
+            : "";
 
     /// <summary>", logging on as DOMAIN\user" from the NTLM AUTHENTICATE in a TSRequest, when there is one.</summary>
     private static string NtlmAccount(TsRequest request)
@@ -148,6 +214,10 @@ public static partial class VerdictEngine
                 mstsc: NtStatus.ClientSslErrorCode(status) is uint ssl
                     ? [$"0x{ssl:X} (SSL_ERR_*) is the client code the names line up with; the pairing is not documented"]
                     : null);
+        }
+        if (DiagnoseVersionConflict(ctx) is { } conflict)
+        {
+            return conflict;
         }
         // Decrypted, but the server sent no errorCode: it answered the AUTHENTICATE by closing.
         var lastClient = s.CredSsp.LastOrDefault(m => m.From == TcpDirection.ClientToServer);

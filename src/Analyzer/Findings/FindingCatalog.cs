@@ -181,6 +181,13 @@ public static class FindingCatalog
                 "If the client saved credentials, delete them (Credential Manager, or `cmdkey /delete:TERMSRV/<host>`) and enter them again.",
             ],
             ["0x807 (SSL_ERR_LOGON_FAILURE) and the other SSL_ERR_* codes line up with the NTSTATUS names; pairing not documented"]),
+        new FindingDefinition("credssp.version-mismatch", "error", Phases.Credssp,
+            "CredSSP version / encryption-oracle remediation conflict (CVE-2018-0886)",
+            [
+                "Install the CredSSP update (KB 4093492, May 2018 or any later cumulative update) on whichever side speaks CredSSP version 4 or lower; FreeRDP 2.0+ and current Windows speak version 6.",
+                "Only as a stopgap while patching, relax \"Encryption Oracle Remediation\" (GPO Computer Configuration > Administrative Templates > System > Credentials Delegation; registry `HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System\\CredSSP\\Parameters\\AllowEncryptionOracle`) on the refusing side: 2 = Vulnerable lets unpatched peers in again, 0 = Force Updated Clients is what refuses them.",
+            ],
+            ["\"An authentication error has occurred … This could be due to CredSSP encryption oracle remediation\" (mstsc since KB 4093120)"]),
         new FindingDefinition("credssp.early-user-auth-denied", "error", Phases.EarlyUserAuth,
             "The user authenticated but is not allowed to log on remotely",
             [

@@ -200,4 +200,33 @@ public class DecryptionTests
         Assert.Equal(@"C:\Windows\System32\mstscax.dll", info.ClientDir);
         Assert.Null(info.Problem);
     }
+
+    [Theory]
+    [InlineData("credssp-version-downgrade", 3, 6, "48 bytes: the version 5+ hash binding", "client's TSRequest carries a clientNonce")]
+    [InlineData("credssp-server-version-downgrade", 6, 3, "286 bytes: the bare public key of the version 2–4 binding", "server's TSRequest carries a clientNonce")]
+    public void CredSspVersionConflict_InferredAsAuthFailureWithoutKeys_NamedWithKeys(string name, int clientVersion, int serverVersion, string binding, string inconsistency)
+    {
+        var without = Assert.Single(Analyze(name, null).Connections);
+        Assert.Equal("credssp.auth-failed", without.Verdict.Code);
+        Assert.Contains("credssp.version-mismatch", without.Findings[0].Detail, StringComparison.Ordinal);
+
+        var with = Assert.Single(Analyze(name, name + ".keylog").Connections);
+        Assert.Equal("credssp.version-mismatch", with.Verdict.Code);
+        var finding = with.Findings[0];
+        Assert.Equal(17, finding.Frame);
+        Assert.Contains(binding, finding.Detail, StringComparison.Ordinal);
+        Assert.Contains(inconsistency, finding.Detail, StringComparison.Ordinal);
+        Assert.Contains("AllowEncryptionOracle", string.Join(" ", finding.Fix), StringComparison.Ordinal);
+        Assert.Equal(clientVersion, with.Credssp!.Version);
+        Assert.Equal(serverVersion, with.Credssp.ServerVersion);
+        Assert.False(with.Credssp.CredentialsSent);
+    }
+
+    [Fact]
+    public void CredSspSameVersion_RejectedLogon_IsNotAVersionConflict()
+    {
+        var with = Assert.Single(Analyze("nla-wrong-password", "nla-wrong-password.keylog").Connections);
+        Assert.Equal("credssp.auth-failed", with.Verdict.Code);
+        Assert.Equal(with.Credssp!.Version, with.Credssp.ServerVersion);
+    }
 }
