@@ -95,6 +95,7 @@ SCENARIOS=(
   "tls12-cbc-keylog|xrdp (TLS 1.2) tls_ciphers=ECDHE-RSA-AES256-SHA384 (AES-CBC, HMAC-SHA384), xfreerdp /sec:tls: through MCS to xrdp's login screen; key log kept as NAME.keylog"
   "credssp-version-downgrade|as nla-success-keylog, but the client's TSRequests claim CredSSP version 3 (unpatched for CVE-2018-0886) while it computes the v5+ public-key hash: the v6 server refuses the pubKeyAuth; key log kept"
   "credssp-server-version-downgrade|as nla-success-keylog, but the server's TSRequests claim CredSSP version 3 while it expects the v5+ hash: the client answers with the v2-4 public-key echo and the server refuses it; key log kept"
+  "shadow-tls-wrong-password|shadow /sec:tls +auth (logon checked after the Client Info PDU), xfreerdp /sec:tls with a wrong password: how the server refuses the session; key log kept"
   "tls10-cbc-keylog|xrdp ssl_protocols=TLSv1 tls_ciphers=ECDHE-RSA-AES128-SHA:@SECLEVEL=0, xfreerdp /sec:tls /tls-seclevel:0 pinned to TLS 1.0: the legacy version and CBC with chained IVs; key log kept as NAME.keylog"
   "tls12-rsa-server-key|xrdp (TLS 1.2) tls_ciphers=AES128-SHA (RSA key exchange, AES-CBC, HMAC-SHA1), xfreerdp /sec:tls: through MCS; the lab's throw-away server key kept as NAME.server-key.pem"
 )
@@ -168,7 +169,7 @@ nla_keylog() { SERVER=shadow SERVER_SEC=nla CLIENT_SEC=nla CLIENT_TLS=1.2 CLIENT
 
 configure_scenario() {
   SERVER=none SERVER_SEC= FIREWALL=none CLIENT_SEC= CLIENT_EXTRA=() CLIENT_SECS=10 DEFAULT_VANTAGE=client
-  CLIENT_PASS=1 XRDP_CRYPT=high CLIENT_USER=$LAB_USER CLIENT_PASSWORD=$LAB_PASS KEEP_KEYLOG=0 KEEP_SERVER_KEY=0 CREDSSP_VERSION= SERVER_CREDSSP_VERSION=
+  CLIENT_PASS=1 XRDP_CRYPT=high CLIENT_USER=$LAB_USER CLIENT_PASSWORD=$LAB_PASS KEEP_KEYLOG=0 KEEP_SERVER_KEY=0 CREDSSP_VERSION= SERVER_CREDSSP_VERSION= SHADOW_AUTH=0
   CERT=self KEY_FAULT=none XRDP_TLS="TLSv1.2, TLSv1.3" XRDP_CIPHERS= CLIENT_TLS= CLIENT_CERT=ignore CLIENT_TRUST=none
   TOPOLOGY=direct BOTTLENECK_MTU= ROUTER_ICMP=pass ROUTER_LOSS= OFFLOAD=on SERVER_DF=on ROUTER_FRAGS=pass
   case "$1" in
@@ -217,6 +218,8 @@ configure_scenario() {
     nla-unknown-user)            nla_keylog; CLIENT_USER=rwlab-nobody ;;
     nla-success-keylog)          nla_keylog ;;
     credssp-version-downgrade)   nla_keylog; CREDSSP_VERSION=3 ;;
+    shadow-tls-wrong-password)   SERVER=shadow SERVER_SEC=tls SHADOW_AUTH=1 CLIENT_SEC=tls CLIENT_TLS=1.2 CLIENT_SECS=10 \
+                                 CLIENT_PASSWORD='Wrong-Passw0rd!' KEEP_KEYLOG=1 ;;
     credssp-server-version-downgrade) nla_keylog; SERVER_CREDSSP_VERSION=3 ;;
     tls12-cbc-keylog)            SERVER=xrdp SERVER_SEC=tls XRDP_TLS=TLSv1.2 XRDP_CIPHERS=ECDHE-RSA-AES256-SHA384 CLIENT_SEC=tls \
                                  CLIENT_TLS=1.2 CLIENT_SECS=4 CLIENT_PASS=0 KEEP_KEYLOG=1 ;;
@@ -746,7 +749,7 @@ start_shadow() {
   printf '%s::%s:%s:::\n' "$LAB_USER" "00000000000000000000000000000000" "$(nt_hash "$LAB_PASS")" >"$WORK/sam"
   start_xvfb "$NS_S" xvfb-server
   local auth=-auth
-  [[ $SERVER_SEC == nla ]] && auth=+auth
+  [[ $SERVER_SEC == nla || $SHADOW_AUTH == 1 ]] && auth=+auth
   local shim=()
   if [[ -n $SERVER_CREDSSP_VERSION ]]; then
     build_keylog_shim

@@ -193,7 +193,43 @@ public static partial class VerdictEngine
                 + (ctx.Close.At is { } c ? $" The {ctx.Close.By} closed the connection ({ctx.Close.Kind!.ToUpperInvariant()}, frame {F(c)})." : ""),
                 Frames(license.At, ctx.Close.At));
         }
-        return null;
+        return DiagnoseUnexplainedServerClose(ctx);
+    }
+
+    /// <summary>
+    /// The connection got past the Client Info PDU (so the server had the logon) and the server
+    /// hung up first, with neither a Set Error Info PDU nor a Disconnect Provider Ultimatum: the
+    /// session was ended without a reason on the wire. A server that checks the Client Info
+    /// credentials after connecting (TLS or Standard RDP Security, no NLA) ends a refused logon so.
+    /// </summary>
+    private static Finding? DiagnoseUnexplainedServerClose(Context ctx)
+    {
+        var s = ctx.S;
+        if (s.ClientInfo is not { } info || s.Ultimatum is not null || ctx.Close.Direction != TcpDirection.ServerToClient
+            || ctx.Close.At is not { } end || end.Frame < info.At.Frame)
+        {
+            return null;
+        }
+        FrameRef? active = s.RdpPdus.TryGetValue(RdpPduKind.FontMap, out var fontMap) ? fontMap : null;
+        var since = active ?? info.At;
+        double seconds = (end.Ticks - since.Ticks) / (double)TimeSpan.TicksPerSecond;
+        var alert = s.Alerts.FirstOrDefault(a => a.From == TcpDirection.ServerToClient && a.At.Frame > info.At.Frame);
+        var packet = info.Packet;
+        bool errInfoAnnounced = s.McsConnectInitial?.ClientData?.EarlyCapabilityFlags is ushort f && (f & RdpWire.RdpParser.Gcc.ClientDataBlocks.SupportErrInfoPdu) != 0;
+        var at = alert.At.Frame != 0 ? alert.At : end;
+        return Make(ctx, "rdp.server-closed-session", at,
+            $"The server ended the session {seconds:0.0} s after {(active is null ? "the Client Info PDU" : "it became active")} without saying why",
+            $"Frame {F(info.At)}: Client Info PDU (MS-RDPBCGR 2.2.1.11) logging on as {(packet.Domain.Length > 0 ? packet.Domain + "\\" : "")}{packet.UserName}"
+            + (packet.PasswordLength > 0 ? " with a password (autologon)" : " without a password")
+            + (active is { } a ? $"; the connection was finalized (Font Map, frame {F(a)})" : "")
+            + $"; then the server sent {(alert.At.Frame != 0 ? $"a {TlsAlertNames.Level(alert.Level)} {TlsAlertNames.Description(alert.Description)} alert (frame {F(alert.At)}) and " : "")}"
+            + $"closed the connection ({ctx.Close.Kind!.ToUpperInvariant()}, frame {F(end)}) with no Set Error Info PDU"
+            + (errInfoAnnounced ? " although the client announced it can take one (RNS_UD_CS_SUPPORT_ERRINFO_PDU)" : "")
+            + " and no MCS Disconnect Provider Ultimatum. "
+            + (packet.PasswordLength > 0
+                ? "Without NLA the server checks the Client Info credentials only after connecting; a server that refuses them without showing a logon screen (FreeRDP's shadow server with authentication, some appliances) ends the session like this."
+                : "The server's own log says why."),
+            Frames(info.At, active, alert.At.Frame != 0 ? alert.At : null, end));
     }
 
     /// <summary>What the decrypted CredSSP exchange proves; null when it shows no failure.</summary>

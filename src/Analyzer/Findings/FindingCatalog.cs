@@ -188,6 +188,14 @@ public static class FindingCatalog
                 "Only as a stopgap while patching, relax \"Encryption Oracle Remediation\" (GPO Computer Configuration > Administrative Templates > System > Credentials Delegation; registry `HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System\\CredSSP\\Parameters\\AllowEncryptionOracle`) on the refusing side: 2 = Vulnerable lets unpatched peers in again, 0 = Force Updated Clients is what refuses them.",
             ],
             ["\"An authentication error has occurred … This could be due to CredSSP encryption oracle remediation\" (mstsc since KB 4093120)"]),
+        new FindingDefinition("rdp.server-closed-session", "error", Phases.Active,
+            "The server ended the session after the logon information without a reason on the wire",
+            [
+                "Read the server's log for this logon: Windows Security event 4625 and the TerminalServices-LocalSessionManager / RemoteConnectionManager logs; FreeRDP and xrdp servers log the authentication result.",
+                "Check the user name and password the client sends in the Client Info PDU (saved credentials in the .rdp file, `cmdkey /list`).",
+                "Require NLA (CredSSP) where the server supports it: a refused logon then fails before the session starts, as credssp.auth-failed, with the reason in the TSRequest errorCode.",
+            ],
+            []),
         new FindingDefinition("credssp.early-user-auth-denied", "error", Phases.EarlyUserAuth,
             "The user authenticated but is not allowed to log on remotely",
             [

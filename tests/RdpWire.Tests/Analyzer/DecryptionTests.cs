@@ -229,4 +229,32 @@ public class DecryptionTests
         Assert.Equal("credssp.auth-failed", with.Verdict.Code);
         Assert.Equal(with.Credssp!.Version, with.Credssp.ServerVersion);
     }
+
+    [Fact]
+    public void LogonRefusedAfterActivation_WithoutErrorInfo_ServerClosedSessionWithKeys()
+    {
+        var without = Assert.Single(Analyze("shadow-tls-wrong-password", null).Connections);
+        Assert.Equal("ok", without.Verdict.Code);
+        Assert.Equal("server", without.ClosedBy);
+
+        var with = Assert.Single(Analyze("shadow-tls-wrong-password", "shadow-tls-wrong-password.keylog").Connections);
+        Assert.Equal("rdp.server-closed-session", with.Verdict.Code);
+        Assert.Equal("failure", with.Outcome);
+        Assert.Equal(67, with.Findings[0].Frame);
+        Assert.Contains("logging on as rdpwire with a password (autologon)", with.Findings[0].Detail, StringComparison.Ordinal);
+        Assert.Contains("RNS_UD_CS_SUPPORT_ERRINFO_PDU", with.Findings[0].Detail, StringComparison.Ordinal);
+        Assert.True(with.ClientInfo!.PasswordSent);
+        Assert.True(with.ClientInfo.AutoLogon);
+    }
+
+    [Theory]
+    [InlineData("tls13-success")]
+    [InlineData("tls12-cbc-keylog")]
+    public void ClientClosedActiveSession_IsNotAServerClose(string name)
+    {
+        var with = Assert.Single(Analyze(name, name + ".keylog").Connections);
+        Assert.Equal("ok", with.Verdict.Code);
+        Assert.Equal("client", with.ClosedBy);
+        Assert.NotNull(with.ClientInfo);
+    }
 }
