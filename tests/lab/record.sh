@@ -96,6 +96,7 @@ SCENARIOS=(
   "credssp-version-downgrade|as nla-success-keylog, but the client's TSRequests claim CredSSP version 3 (unpatched for CVE-2018-0886) while it computes the v5+ public-key hash: the v6 server refuses the pubKeyAuth; key log kept"
   "credssp-server-version-downgrade|as nla-success-keylog, but the server's TSRequests claim CredSSP version 3 while it expects the v5+ hash: the client answers with the v2-4 public-key echo and the server refuses it; key log kept"
   "shadow-tls-wrong-password|shadow /sec:tls +auth (logon checked after the Client Info PDU), xfreerdp /sec:tls with a wrong password: how the server refuses the session; key log kept"
+  "shadow-server-stopped|shadow /sec:tls, xfreerdp /sec:tls: the session is active when the server is stopped (SIGINT) after ~4 s; key log kept"
   "tls10-cbc-keylog|xrdp ssl_protocols=TLSv1 tls_ciphers=ECDHE-RSA-AES128-SHA:@SECLEVEL=0, xfreerdp /sec:tls /tls-seclevel:0 pinned to TLS 1.0: the legacy version and CBC with chained IVs; key log kept as NAME.keylog"
   "tls12-rsa-server-key|xrdp (TLS 1.2) tls_ciphers=AES128-SHA (RSA key exchange, AES-CBC, HMAC-SHA1), xfreerdp /sec:tls: through MCS; the lab's throw-away server key kept as NAME.server-key.pem"
 )
@@ -131,6 +132,7 @@ scenario_exists() {
 #   CREDSSP_VERSION fault injection: the client's TSRequests claim this CredSSP version on the wire (the
 #                  key-log shim rewrites the version field in SSL_write), as an unpatched client would
 #   SERVER_CREDSSP_VERSION the same for the shadow server's TSRequests (the shim preloaded into freerdp-shadow-cli)
+#   SERVER_STOP_AFTER seconds after the client starts, the server gets SIGINT (an orderly server shutdown mid-session)
 #   KEEP_SERVER_KEY 1 = copy the server's TLS private key (the lab's throw-away key, made for this one run)
 #                  next to the capture as OUT_DIR/NAME.server-key.pem, for --server-key (RSA key exchange) tests
 #   XRDP_CRYPT     xrdp crypt_level= (Standard RDP Security only; see README for why rdp-security uses fips)
@@ -169,7 +171,7 @@ nla_keylog() { SERVER=shadow SERVER_SEC=nla CLIENT_SEC=nla CLIENT_TLS=1.2 CLIENT
 
 configure_scenario() {
   SERVER=none SERVER_SEC= FIREWALL=none CLIENT_SEC= CLIENT_EXTRA=() CLIENT_SECS=10 DEFAULT_VANTAGE=client
-  CLIENT_PASS=1 XRDP_CRYPT=high CLIENT_USER=$LAB_USER CLIENT_PASSWORD=$LAB_PASS KEEP_KEYLOG=0 KEEP_SERVER_KEY=0 CREDSSP_VERSION= SERVER_CREDSSP_VERSION= SHADOW_AUTH=0
+  CLIENT_PASS=1 XRDP_CRYPT=high CLIENT_USER=$LAB_USER CLIENT_PASSWORD=$LAB_PASS KEEP_KEYLOG=0 KEEP_SERVER_KEY=0 CREDSSP_VERSION= SERVER_CREDSSP_VERSION= SHADOW_AUTH=0 SERVER_STOP_AFTER=
   CERT=self KEY_FAULT=none XRDP_TLS="TLSv1.2, TLSv1.3" XRDP_CIPHERS= CLIENT_TLS= CLIENT_CERT=ignore CLIENT_TRUST=none
   TOPOLOGY=direct BOTTLENECK_MTU= ROUTER_ICMP=pass ROUTER_LOSS= OFFLOAD=on SERVER_DF=on ROUTER_FRAGS=pass
   case "$1" in
@@ -220,6 +222,7 @@ configure_scenario() {
     credssp-version-downgrade)   nla_keylog; CREDSSP_VERSION=3 ;;
     shadow-tls-wrong-password)   SERVER=shadow SERVER_SEC=tls SHADOW_AUTH=1 CLIENT_SEC=tls CLIENT_TLS=1.2 CLIENT_SECS=10 \
                                  CLIENT_PASSWORD='Wrong-Passw0rd!' KEEP_KEYLOG=1 ;;
+    shadow-server-stopped)       SERVER=shadow SERVER_SEC=tls CLIENT_SEC=tls CLIENT_TLS=1.2 CLIENT_SECS=10 SERVER_STOP_AFTER=4 KEEP_KEYLOG=1 ;;
     credssp-server-version-downgrade) nla_keylog; SERVER_CREDSSP_VERSION=3 ;;
     tls12-cbc-keylog)            SERVER=xrdp SERVER_SEC=tls XRDP_TLS=TLSv1.2 XRDP_CIPHERS=ECDHE-RSA-AES256-SHA384 CLIENT_SEC=tls \
                                  CLIENT_TLS=1.2 CLIENT_SECS=4 CLIENT_PASS=0 KEEP_KEYLOG=1 ;;
@@ -816,6 +819,12 @@ run_client() {
     timeout -s TERM -k 3 "$CLIENT_SECS" xfreerdp "${args[@]}" </dev/null >"$WORK/client.log" 2>&1 9>&- &
   pid=$!
   PIDS+=("$pid")
+  if [[ -n $SERVER_STOP_AFTER ]]; then
+    # the server is stopped mid-session (SIGINT: its own orderly shutdown), the client keeps running
+    ( sleep "$SERVER_STOP_AFTER"; log "stopping the server (SIGINT)"
+      pkill -INT -f "freerdp-shadow-cli /port:$RDP_PORT" || pkill -INT -f "xrdp --nodaemon" ) 9>&- &
+    PIDS+=("$!")
+  fi
   wait "$pid" || rc=$?
   log "client exit status $rc (124 = stopped by the lab's timeout)"
 }

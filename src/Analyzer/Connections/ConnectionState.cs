@@ -415,6 +415,9 @@ public sealed class ConnectionState : IRdpStreamEvents
         _ => $"0x{result:X8}",
     };
 
+    /// <summary>Send Data PDUs on static virtual channels (not classified).</summary>
+    public long VirtualChannelPdus { get; private set; }
+
     /// <summary>The first frame of each kind of RDP PDU seen (in the clear or decrypted).</summary>
     public Dictionary<RdpPduKind, FrameRef> RdpPdus { get; } = [];
     public (FrameRef At, uint Value)? ErrorInfo { get; private set; }
@@ -424,6 +427,12 @@ public sealed class ConnectionState : IRdpStreamEvents
 
     public void OnRdpPdu(StreamDirection direction, StreamRange range, RdpPdu pdu)
     {
+        if (pdu.ChannelId is ushort channel && McsConnectResponsePdu?.ServerData?.ChannelIds.Contains(channel) == true)
+        {
+            // Static virtual channel data (CHANNEL_PDU_HEADER, MS-RDPBCGR 2.2.6.1): not part of the connection sequence.
+            VirtualChannelPdus++;
+            return;
+        }
         var at = At(direction, range);
         bool first = RdpPdus.TryAdd(pdu.Kind, at);
         string? step = pdu.Kind switch

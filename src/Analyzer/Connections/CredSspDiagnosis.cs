@@ -222,13 +222,13 @@ public static partial class VerdictEngine
             $"Frame {F(info.At)}: Client Info PDU (MS-RDPBCGR 2.2.1.11) logging on as {(packet.Domain.Length > 0 ? packet.Domain + "\\" : "")}{packet.UserName}"
             + (packet.PasswordLength > 0 ? " with a password (autologon)" : " without a password")
             + (active is { } a ? $"; the connection was finalized (Font Map, frame {F(a)})" : "")
-            + $"; then the server sent {(alert.At.Frame != 0 ? $"a {TlsAlertNames.Level(alert.Level)} {TlsAlertNames.Description(alert.Description)} alert (frame {F(alert.At)}) and " : "")}"
+            + $"; then the server {(alert.At.Frame != 0 ? $"sent a {TlsAlertNames.Level(alert.Level)} {TlsAlertNames.Description(alert.Description)} alert (frame {F(alert.At)}) and " : "")}"
             + $"closed the connection ({ctx.Close.Kind!.ToUpperInvariant()}, frame {F(end)}) with no Set Error Info PDU"
             + (errInfoAnnounced ? " although the client announced it can take one (RNS_UD_CS_SUPPORT_ERRINFO_PDU)" : "")
             + " and no MCS Disconnect Provider Ultimatum. "
             + (packet.PasswordLength > 0
-                ? "Without NLA the server checks the Client Info credentials only after connecting; a server that refuses them without showing a logon screen (FreeRDP's shadow server with authentication, some appliances) ends the session like this."
-                : "The server's own log says why."),
+                ? "Two causes end a session like this: without NLA the server checks the Client Info credentials only after connecting, and a server that refuses them without showing a logon screen (FreeRDP's shadow server with authentication, some appliances) just hangs up; or the server process or the session's process stopped. The server's own log says which."
+                : "The server process or the session's process stopped, or the server refused the session without telling the client; the server's own log says which."),
             Frames(info.At, active, alert.At.Frame != 0 ? alert.At : null, end));
     }
 

@@ -41,6 +41,9 @@ public readonly record struct RdpPdu(RdpPduKind Kind, uint? Value)
 {
     /// <summary>The Client Info PDU's TS_INFO_PACKET, when it could be read (TLS plaintext, or Standard RDP Security without SEC_ENCRYPT).</summary>
     public ClientInfoPacket? ClientInfo { get; init; }
+
+    /// <summary>The MCS channel the PDU travelled on (T.125 SendDataRequest/Indication channelId).</summary>
+    public ushort? ChannelId { get; init; }
 }
 
 /// <summary>
@@ -104,6 +107,15 @@ public static class SlowPathPdu
         return true;
     }
 
+    /// <summary>T.125 SendDataRequest/Indication: choice (1), initiator (2), channelId (2), PER-encoded.</summary>
+    public static ushort? ChannelId(ReadOnlySpan<byte> mcs) =>
+        mcs.Length >= 5 ? BinaryPrimitives.ReadUInt16BigEndian(mcs[3..]) : null;
+
+    /// <summary>
+    /// What the user data of a Send Data PDU on the I/O or message channel is. Static virtual
+    /// channels carry a CHANNEL_PDU_HEADER instead of a security header (MS-RDPBCGR 2.2.6.1); the
+    /// caller, which knows the channel IDs from the MCS Connect Response, must not classify those.
+    /// </summary>
     public static RdpPdu Classify(ReadOnlySpan<byte> userData)
     {
         if (userData.Length < 4)

@@ -419,7 +419,7 @@ public sealed class RdpStreamParser
                 }
                 if (mcs.Kind is McsPduKind.SendDataRequest or McsPduKind.SendDataIndication && Rdp.SlowPathPdu.TryGetUserData(x224[3..], out var userData))
                 {
-                    _events.OnRdpPdu(_direction, range, Rdp.SlowPathPdu.Classify(userData));
+                    _events.OnRdpPdu(_direction, range, Rdp.SlowPathPdu.Classify(userData) with { ChannelId = Rdp.SlowPathPdu.ChannelId(x224[3..]) });
                 }
                 break;
             default:

@@ -257,4 +257,16 @@ public class DecryptionTests
         Assert.Equal("client", with.ClosedBy);
         Assert.NotNull(with.ClientInfo);
     }
+
+    [Fact]
+    public void ServerStoppedMidSession_ServerClosedSession_VirtualChannelDataNotReadAsSecurityPdus()
+    {
+        var with = Assert.Single(Analyze("shadow-server-stopped", "shadow-server-stopped.keylog").Connections);
+        Assert.Equal("rdp.server-closed-session", with.Verdict.Code);
+        Assert.Equal(100, with.Findings[0].Frame);
+        // rdpdr/drdynvc data after activation starts with a CHANNEL_PDU_HEADER whose first bytes
+        // once passed for SEC_LICENSE_PKT / SEC_EXCHANGE_PKT flags.
+        var afterActive = with.Ladder.Where(step => step.Frame > 59).Select(step => step.Message).ToList();
+        Assert.DoesNotContain(afterActive, m => m.StartsWith("Licensing", StringComparison.Ordinal) || m.StartsWith("Security Exchange", StringComparison.Ordinal));
+    }
 }
