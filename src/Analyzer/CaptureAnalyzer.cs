@@ -162,7 +162,10 @@ public sealed class CaptureAnalyzer
 
     private void ProcessTcp(in DecodedPacket p)
     {
-        var (conn, state) = _table.Lookup(p);
+        if (_table.Lookup(p) is not var (conn, state))
+        {
+            return;
+        }
         var at = new FrameRef(p.Packet.Frame, p.Packet.TimestampTicks);
         if (state.FirstPacket.Frame == 0)
         {
@@ -218,7 +221,17 @@ public sealed class CaptureAnalyzer
         {
             Feed(state, info.Direction);
         }
+        if (conn.IsClosed)
+        {
+            _table.MarkClosed(conn);
+        }
     }
+
+    /// <summary>
+    /// Time passed with no packet (live capture): connections that closed and fell silent, or
+    /// went idle, are decided now, exactly as the next packet's time stamp would decide them.
+    /// </summary>
+    public void Advance(long nowTicks) => _table.Advance(nowTicks);
 
     private static void RecordTcpFacts(ConnectionState state, in DecodedPacket p, in TcpSegmentInfo info, FrameRef at, string arrow)
     {
@@ -447,7 +460,15 @@ public sealed class CaptureAnalyzer
         {
             return;
         }
-        var report = VerdictEngine.Decide(state, _lastTicks);
+        // The end a decision is judged against is a function of the connection alone (its last
+        // packet plus the linger or idle time), so live capture and the written file agree.
+        long end = reason switch
+        {
+            ConnectionEndReason.Closed => state.LastTicks + _options.Limits.ClosedLinger.Ticks,
+            ConnectionEndReason.IdleTimeout => state.LastTicks + _options.Limits.IdleTimeout.Ticks,
+            _ => _lastTicks,
+        };
+        var report = VerdictEngine.Decide(state, end);
         foreach (var d in IncompleteFor(connection, state).Take(MaxFragmentFindings))
         {
             report.Findings.Add(IncompleteFinding(d));
@@ -490,6 +511,7 @@ public sealed class CaptureAnalyzer
             });
         }
         _summary.LinkTypes = linkTypes.Select(LinkTypeNames.Name).ToList();
+        _summary.LateSegments = _table.LateSegments;
         _summary.TruncatedPackets = truncatedPackets;
         if (_summary.Packets > 0)
         {

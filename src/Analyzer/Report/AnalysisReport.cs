@@ -33,6 +33,13 @@ public sealed class CaptureSummary
     public long RdpUdpDatagrams { get; set; }
     /// <summary>Addition: the one-line reason reading stopped early, when it did.</summary>
     public string? ReadError { get; set; }
+    /// <summary>Addition: TCP segments that arrived after their connection was closed and decided (counted only).</summary>
+    public long LateSegments { get; set; }
+    /// <summary>Addition, live capture: what pcap_stats counted (null for files).</summary>
+    public long? Received { get; set; }
+    public long? DroppedByKernel { get; set; }
+    public long? DroppedByInterface { get; set; }
+    public string? Interface { get; set; }
 }
 
 public sealed class EndpointReport

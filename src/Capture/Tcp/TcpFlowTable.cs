@@ -13,6 +13,14 @@ public sealed record FlowTableLimits
     public long MaxHeldBytesTotal { get; init; } = 64L << 20;
     /// <summary>A connection silent this long is finished (closeKind "timeout").</summary>
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>
+    /// A closed connection (RST, or FIN both ways) silent this long is finished, so a live
+    /// capture reports it at once and a long file does not keep it; its late stragglers are
+    /// counted, not taken for a new connection.
+    /// </summary>
+    public TimeSpan ClosedLinger { get; init; } = TimeSpan.FromSeconds(2);
+    /// <summary>How long the 4-tuple of a finished closed connection is remembered (for its stragglers).</summary>
+    public TimeSpan ClosedMemory { get; init; } = TimeSpan.FromMinutes(2);
 
     public static FlowTableLimits Default { get; } = new();
 }
@@ -27,6 +35,8 @@ public enum ConnectionEndReason : byte
     Evicted,
     /// <summary>The capture ended.</summary>
     CaptureEnd,
+    /// <summary>Closed (RST, or FIN both ways) and silent for the linger time.</summary>
+    Closed,
 }
 
 /// <summary>
@@ -44,6 +54,12 @@ public sealed class TcpFlowTable<TState> where TState : class
     private readonly ReassemblyBudget _budget;
     private long _nextId = 1;
     private long _lastSweepTicks;
+    private long _lastClosingSweepTicks;
+    private readonly Queue<(FlowKey Key, Entry Entry)> _closing = new();
+    private readonly Dictionary<FlowKey, long> _recentlyClosed = [];
+    private readonly Queue<(FlowKey Key, long Ticks)> _recentlyClosedOrder = new();
+    /// <summary>Finished closed connections remembered at once (their stragglers are dropped).</summary>
+    public const int MaxRecentlyClosed = 100_000;
 
     /// <param name="nextId">Where connection ids come from, when other flow tables share the numbering.</param>
     public TcpFlowTable(FlowTableLimits limits, Func<TcpConnection, TState> createState,
@@ -61,18 +77,28 @@ public sealed class TcpFlowTable<TState> where TState : class
     public int Count => _flows.Count;
     public long ConnectionsCreated { get; private set; }
     public long Evictions { get; private set; }
+    /// <summary>Non-SYN segments of a connection already finished as closed: counted, not analyzed.</summary>
+    public long LateSegments { get; private set; }
     public ReassemblyBudget Budget => _budget;
 
-    /// <summary>Finds or creates the connection a TCP segment belongs to.</summary>
-    public (TcpConnection Connection, TState State) Lookup(in DecodedPacket p)
+    /// <summary>
+    /// Finds or creates the connection a TCP segment belongs to; null for a straggler of a
+    /// connection already finished as closed (counted in <see cref="LateSegments"/>).
+    /// </summary>
+    public (TcpConnection Connection, TState State)? Lookup(in DecodedPacket p)
     {
         var src = new Endpoint(p.Source, p.SourcePort);
         var dst = new Endpoint(p.Destination, p.DestinationPort);
         var key = FlowKey.Of(src, dst, 6);
         long now = p.Packet.TimestampTicks;
-        SweepIdle(now);
+        Advance(now);
 
         bool pureSyn = (p.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn;
+        if (!pureSyn && _recentlyClosed.ContainsKey(key) && !_flows.ContainsKey(key))
+        {
+            LateSegments++;
+            return null;
+        }
         if (_flows.TryGetValue(key, out var entry))
         {
             var c = entry.Connection;
@@ -96,6 +122,67 @@ public sealed class TcpFlowTable<TState> where TState : class
         var created = new Entry(conn, _createState(conn)) { LastTicks = now };
         _flows[key] = created;
         return (conn, created.State);
+    }
+
+    /// <summary>The caller saw the connection close (RST, or FIN both ways): finish it once it has been silent for the linger time.</summary>
+    public void MarkClosed(TcpConnection connection)
+    {
+        var key = FlowKey.Of(connection.Client, connection.Server, 6);
+        if (_flows.TryGetValue(key, out var entry) && entry.Connection == connection && !entry.Closing)
+        {
+            entry.Closing = true;
+            _closing.Enqueue((key, entry));
+        }
+    }
+
+    /// <summary>
+    /// Time has reached <paramref name="now"/> (a packet's time stamp, or the clock of a live
+    /// capture with nothing arriving): finishes closed connections silent for the linger time
+    /// and idle ones silent for the idle timeout.
+    /// </summary>
+    public void Advance(long now)
+    {
+        long linger = _limits.ClosedLinger.Ticks;
+        if (_closing.Count > 0 && now - _lastClosingSweepTicks >= linger / 4)
+        {
+            _lastClosingSweepTicks = now;
+            for (int n = _closing.Count; n > 0; n--)
+            {
+                var (key, entry) = _closing.Dequeue();
+                if (!_flows.TryGetValue(key, out var current) || current != entry)
+                {
+                    continue;
+                }
+                if (now - entry.LastTicks >= linger)
+                {
+                    End(key, entry, ConnectionEndReason.Closed);
+                    Remember(key, now);
+                }
+                else
+                {
+                    _closing.Enqueue((key, entry));
+                }
+            }
+        }
+        while (_recentlyClosedOrder.Count > 0 && now - _recentlyClosedOrder.Peek().Ticks > _limits.ClosedMemory.Ticks)
+        {
+            var (old, ticks) = _recentlyClosedOrder.Dequeue();
+            if (_recentlyClosed.TryGetValue(old, out long at) && at == ticks)
+            {
+                _recentlyClosed.Remove(old);
+            }
+        }
+        SweepIdle(now);
+    }
+
+    private void Remember(FlowKey key, long now)
+    {
+        if (_recentlyClosed.Count >= MaxRecentlyClosed && _recentlyClosedOrder.TryDequeue(out var oldest))
+        {
+            _recentlyClosed.Remove(oldest.Key);
+        }
+        _recentlyClosed[key] = now;
+        _recentlyClosedOrder.Enqueue((key, now));
     }
 
     /// <summary>Finds an existing connection by the addresses an ICMP error quotes (the offending packet's own direction).</summary>
@@ -190,5 +277,6 @@ public sealed class TcpFlowTable<TState> where TState : class
         public TcpConnection Connection { get; } = connection;
         public TState State { get; } = state;
         public long LastTicks { get; set; }
+        public bool Closing { get; set; }
     }
 }

@@ -39,9 +39,9 @@ public class TcpFlowTableTests
     public void HandMade_SynSender_IsTheClient_AndRetransmittedSynIsTheSameConnection()
     {
         var table = Table([]);
-        var (a, _) = table.Lookup(Segment(1, 0, true, TcpFlags.Syn, 100));
+        var (a, _) = table.Lookup(Segment(1, 0, true, TcpFlags.Syn, 100))!.Value;
         a.Process(Segment(1, 0, true, TcpFlags.Syn, 100));
-        var (b, _) = table.Lookup(Segment(2, 1, true, TcpFlags.Syn, 100));
+        var (b, _) = table.Lookup(Segment(2, 1, true, TcpFlags.Syn, 100))!.Value;
         Assert.Same(a, b);
         Assert.Equal(50000, a.Client.Port);
         Assert.Equal(3389, a.Server.Port);
@@ -53,9 +53,9 @@ public class TcpFlowTableTests
         var ended = new List<string>();
         var table = Table(ended);
         var first = Segment(1, 0, true, TcpFlags.Syn, 100);
-        var (a, _) = table.Lookup(first);
+        var (a, _) = table.Lookup(first)!.Value;
         a.Process(first);
-        var (b, _) = table.Lookup(Segment(2, 5, true, TcpFlags.Syn, 900_000));
+        var (b, _) = table.Lookup(Segment(2, 5, true, TcpFlags.Syn, 900_000))!.Value;
         Assert.NotSame(a, b);
         Assert.Equal(["1:Reused"], ended);
         Assert.Equal(2, b.Id);
@@ -65,7 +65,7 @@ public class TcpFlowTableTests
     public void HandMade_MidStreamServerSegment_RolesFromThePort()
     {
         var table = Table([]);
-        var (c, _) = table.Lookup(Segment(1, 0, false, TcpFlags.Ack | TcpFlags.Psh, 5, payload: [1, 2, 3]));
+        var (c, _) = table.Lookup(Segment(1, 0, false, TcpFlags.Ack | TcpFlags.Psh, 5, payload: [1, 2, 3]))!.Value;
         Assert.False(c.OpenedBySyn);
         Assert.Equal(3389, c.Server.Port);
     }
@@ -93,4 +93,51 @@ public class TcpFlowTableTests
         Assert.Equal(["2:Evicted"], ended);
         Assert.Equal(1, table.Evictions);
     }
+
+    [Fact]
+    public void HandMade_ClosedConnection_FinishedAfterLinger_StragglersCountedNotANewConnection()
+    {
+        var ended = new List<string>();
+        var table = Table(ended);
+        var (c, _) = table.Lookup(Segment(1, 0, true, TcpFlags.Syn, 100))!.Value;
+        c.Process(Segment(1, 0, true, TcpFlags.Syn, 100));
+        table.Lookup(Segment(2, 0.001, false, TcpFlags.Rst | TcpFlags.Ack, 0));
+        c.Process(Segment(2, 0.001, false, TcpFlags.Rst | TcpFlags.Ack, 0));
+        Assert.True(c.IsClosed);
+        table.MarkClosed(c);
+
+        table.Advance(TicksAt(1.5));
+        Assert.Empty(ended); // still lingering: 1.5 s < 2 s
+        table.Advance(TicksAt(2.5));
+        Assert.Equal(["1:Closed"], ended);
+
+        // A late ACK of the finished connection is not a new (mid-stream) connection ...
+        Assert.Null(table.Lookup(Segment(3, 3, true, TcpFlags.Ack, 101)));
+        Assert.Equal(1, table.LateSegments);
+        Assert.Equal(0, table.Count);
+        // ... but a new SYN on the same ports is.
+        Assert.NotNull(table.Lookup(Segment(4, 4, true, TcpFlags.Syn, 5000)));
+        Assert.Equal(1, table.Count);
+    }
+
+    [Fact]
+    public void HandMade_PacketsDuringLinger_KeepTheConnection()
+    {
+        var ended = new List<string>();
+        var table = Table(ended);
+        var (c, _) = table.Lookup(Segment(1, 0, true, TcpFlags.Syn, 100))!.Value;
+        c.Process(Segment(1, 0, true, TcpFlags.Syn, 100));
+        table.Lookup(Segment(2, 0.001, false, TcpFlags.Rst | TcpFlags.Ack, 0));
+        c.Process(Segment(2, 0.001, false, TcpFlags.Rst | TcpFlags.Ack, 0));
+        table.MarkClosed(c);
+        // A segment of the client 1.9 s later: the same connection, and the linger starts over.
+        Assert.Same(c, table.Lookup(Segment(3, 1.9, true, TcpFlags.Ack, 101))!.Value.Connection);
+        table.Advance(TicksAt(3.0));
+        Assert.Empty(ended);
+        table.Advance(TicksAt(4.0));
+        Assert.Equal(["1:Closed"], ended);
+    }
+
+    private static long TicksAt(double seconds) =>
+        new DateTime(2026, 11, 22, 0, 0, 0, DateTimeKind.Utc).Ticks + (long)(seconds * TimeSpan.TicksPerSecond);
 }
