@@ -20,6 +20,8 @@ public static class Program
         var root = new RootCommand("rdpwire: find where a Remote Desktop connection setup broke, and why, from a capture.");
         root.Subcommands.Add(AnalyzeCommand(stdout, stderr));
         root.Subcommands.Add(ReplayCommand(stdout, stderr));
+        root.Subcommands.Add(CaptureCommands.Capture(stdout, stderr));
+        root.Subcommands.Add(CaptureCommands.Interfaces(stdout, stderr));
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -35,6 +35,10 @@ internal static unsafe partial class LibPcap
 
     private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? path)
     {
+        if (name == "libc")
+        {
+            return NativeLibrary.TryLoad("libc.so.6", assembly, path, out IntPtr libc) ? libc : IntPtr.Zero;
+        }
         if (name != Library)
         {
             return IntPtr.Zero;
@@ -146,6 +150,26 @@ internal static unsafe partial class LibPcap
 
     [LibraryImport(Library, EntryPoint = "pcap_next_ex")]
     public static partial int NextEx(IntPtr p, out PacketHeader* header, out byte* data);
+
+    [LibraryImport(Library, EntryPoint = "pcap_get_selectable_fd")]
+    public static partial int GetSelectableFd(IntPtr p);
+
+    [LibraryImport(Library, EntryPoint = "pcap_setnonblock")]
+    public static partial int SetNonBlock(IntPtr p, int nonblock, byte* errbuf);
+
+    /// <summary>struct pollfd (poll(2)).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short ReturnedEvents;
+    }
+
+    public const short PollIn = 0x0001;
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    public static partial int Poll(PollFd* fds, nuint count, int timeoutMilliseconds);
 
     [LibraryImport(Library, EntryPoint = "pcap_stats")]
     public static partial int GetStats(IntPtr p, Stats* stats);

@@ -61,6 +61,7 @@ public sealed unsafe class LivePacketSource : IPacketSource
     private readonly IntPtr _pcap;
     private readonly PointerMemory _memory = new();
     private readonly bool _nanoseconds;
+    private readonly int _fd;
     private volatile bool _stopRequested;
     private long _frame;
     private bool _closed;
@@ -102,6 +103,14 @@ public sealed unsafe class LivePacketSource : IPacketSource
                 Warning = $"{options.Interface}: {LibPcap.Text(LibPcap.StatusToStr(status))}: {LibPcap.Text(LibPcap.GetErr(_pcap))}";
             }
             _nanoseconds = LibPcap.GetTimestampPrecision(_pcap) == LibPcap.PcapTstampPrecisionNano;
+            // Non-blocking reads plus our own poll(2): with TPACKET_V3 libpcap's read timeout only
+            // fires once a packet arrived, so an idle interface would block a read forever.
+            byte* nbErr = stackalloc byte[LibPcap.ErrbufSize];
+            _fd = LibPcap.GetSelectableFd(_pcap);
+            if (_fd < 0 || LibPcap.SetNonBlock(_pcap, 1, nbErr) != 0)
+            {
+                throw new LiveCaptureException(LiveCaptureProblem.Other, $"cannot read {options.Interface} without blocking: {LibPcap.Text(nbErr)}");
+            }
             LinkType = (LinkType)LibPcap.DataLink(_pcap);
             Snaplen = LibPcap.Snapshot(_pcap);
             if (options.Filter is { Length: > 0 } filter)
@@ -181,17 +190,29 @@ public sealed unsafe class LivePacketSource : IPacketSource
         {
             return LiveReadResult.Stopped;
         }
-        int status = LibPcap.NextEx(_pcap, out var header, out byte* data);
-        switch (status)
+        LibPcap.PacketHeader* header;
+        byte* data;
+        while (true)
         {
-            case 1:
+            int status = LibPcap.NextEx(_pcap, out header, out data);
+            if (status == 1)
+            {
                 break;
-            case 0:
-                return _stopRequested ? LiveReadResult.Stopped : LiveReadResult.Idle;
-            case LibPcap.PcapErrorBreak:
+            }
+            if (status == LibPcap.PcapErrorBreak || _stopRequested)
+            {
                 return LiveReadResult.Stopped;
-            default:
+            }
+            if (status != 0)
+            {
                 throw new CaptureFormatException($"reading from {Name} failed: {LibPcap.Text(LibPcap.GetErr(_pcap))}", _frame);
+            }
+            var poll = new LibPcap.PollFd { Fd = _fd, Events = LibPcap.PollIn };
+            int ready = LibPcap.Poll(&poll, 1, Options.ReadTimeoutMilliseconds);
+            if (ready == 0)
+            {
+                return _stopRequested ? LiveReadResult.Stopped : LiveReadResult.Idle;
+            }
         }
         long subTicks = _nanoseconds ? header->SubSeconds / 100 : header->SubSeconds * 10;
         long ticks = UnixEpochTicks + header->Seconds * TimeSpan.TicksPerSecond + subTicks;
