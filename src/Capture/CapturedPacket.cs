@@ -8,8 +8,9 @@ namespace RdpWire.Capture;
 public readonly struct CapturedPacket
 {
     public CapturedPacket(long frame, long timestampTicks, LinkType linkType, int interfaceId,
-        int originalLength, ReadOnlyMemory<byte> data)
+        int originalLength, ReadOnlyMemory<byte> data, byte subTickNanoseconds = 0)
     {
+        SubTickNanoseconds = subTickNanoseconds;
         Frame = frame;
         TimestampTicks = timestampTicks;
         LinkType = linkType;
@@ -25,6 +26,12 @@ public readonly struct CapturedPacket
     public long TimestampTicks { get; }
 
     public DateTime Timestamp => new(TimestampTicks, DateTimeKind.Utc);
+
+    /// <summary>Nanoseconds below the 100 ns tick (0–99) when the source stamps in nanoseconds, so a rewrite keeps the exact time.</summary>
+    public byte SubTickNanoseconds { get; }
+
+    /// <summary>The time stamp in nanoseconds since 1970-01-01 UTC.</summary>
+    public long UnixNanoseconds => (TimestampTicks - DateTime.UnixEpoch.Ticks) * 100 + SubTickNanoseconds;
 
     public LinkType LinkType { get; }
 

@@ -22,6 +22,7 @@ public static class Program
         root.Subcommands.Add(ReplayCommand(stdout, stderr));
         root.Subcommands.Add(CaptureCommands.Capture(stdout, stderr));
         root.Subcommands.Add(CaptureCommands.Interfaces(stdout, stderr));
+        root.Subcommands.Add(AnnotateCommand.Create(stdout, stderr));
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -108,7 +109,8 @@ public static class Program
     private static Command ReplayCommand(TextWriter stdout, TextWriter stderr)
     {
         var dir = new Argument<string>("directory") { Description = "A folder of captures with NAME.expect.json sidecars." };
-        var command = new Command("replay", "Check every fixture capture against its sidecar expectation.") { dir };
+        var junit = new Option<string?>("--junit") { Description = "Also write the results as JUnit XML (for CI systems)." };
+        var command = new Command("replay", "Check every fixture capture against its sidecar expectation.") { dir, junit };
         command.SetAction(result =>
         {
             string directory = result.GetValue(dir)!;
@@ -117,19 +119,25 @@ public static class Program
                 stderr.WriteLine($"rdpwire: {directory}: no such directory");
                 return ExitUsage;
             }
-            int passed = 0, failed = 0;
+            var results = new List<JUnitReport.Case>();
             foreach (var fixture in Fixture.Discover(directory))
             {
+                var clock = System.Diagnostics.Stopwatch.StartNew();
                 var problems = ReplayOne(fixture);
-                if (problems.Count == 0)
+                results.Add(new JUnitReport.Case(fixture.Name, clock.Elapsed, problems));
+                stdout.WriteLine(problems.Count == 0 ? $"PASS {fixture.Name}" : $"FAIL {fixture.Name}: {string.Join("; ", problems)}");
+            }
+            int failed = results.Count(r => r.Problems.Count > 0), passed = results.Count - failed;
+            if (result.GetValue(junit) is { } junitPath)
+            {
+                try
                 {
-                    passed++;
-                    stdout.WriteLine($"PASS {fixture.Name}");
+                    JUnitReport.Write(junitPath, directory, results);
                 }
-                else
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
-                    failed++;
-                    stdout.WriteLine($"FAIL {fixture.Name}: {string.Join("; ", problems)}");
+                    stderr.WriteLine($"rdpwire: {junitPath}: {e.Message}");
+                    return ExitUsage;
                 }
             }
             stdout.WriteLine($"{passed} passed, {failed} failed");
@@ -185,7 +193,7 @@ public static class Program
         return hit ? 1 : 0;
     }
 
-    private static string OneLine(string path, Exception e) => e switch
+    internal static string OneLine(string path, Exception e) => e switch
     {
         FileNotFoundException => $"{path}: no such file",
         DirectoryNotFoundException => $"{path}: no such file or directory",

@@ -137,7 +137,7 @@ public sealed class PcapFileReader : IPacketSource
         long fractionTicks = _nanosecond ? fraction / NanosecondsPerTick : fraction * TicksPerMicrosecond;
         long ticks = UnixEpochTicks + seconds * TimeSpan.TicksPerSecond + fractionTicks;
         packet = new CapturedPacket(frame, ticks, _linkType, 0, wireLength,
-            _input.Memory(RecordHeaderLength, captured));
+            _input.Memory(RecordHeaderLength, captured), _nanosecond ? (byte)(fraction % NanosecondsPerTick) : (byte)0);
         _input.Advance(RecordHeaderLength + captured);
         _packetsRead = frame;
         return true;

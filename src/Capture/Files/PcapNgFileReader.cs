@@ -346,7 +346,7 @@ public sealed class PcapNgFileReader : IPacketSource, IDecryptionSecretsSource
         // shows as time 0), plus the interface offset like any other.
         long ticks = ToTicks(timestamp, description.UnitsPerSecond, description.OffsetSeconds);
         var packet = new CapturedPacket(frame, ticks, description.LinkType, interfaceId, wireLength,
-            _input.Memory(dataStart, (int)captured));
+            _input.Memory(dataStart, (int)captured), SubTickNanoseconds(timestamp, description.UnitsPerSecond));
         _input.Advance(length);
         _packetsRead = frame;
         return packet;
@@ -524,6 +524,10 @@ public sealed class PcapNgFileReader : IPacketSource, IDecryptionSecretsSource
     /// Timestamp units since 1970 plus if_tsoffset seconds, as UTC ticks rounded down to
     /// 100 ns. Values outside what <see cref="DateTime"/> holds are clamped to its range.
     /// </summary>
+    private static byte SubTickNanoseconds(ulong timestamp, ulong unitsPerSecond) =>
+        unitsPerSecond <= TimeSpan.TicksPerSecond ? (byte)0
+            : (byte)((ulong)((UInt128)(timestamp % unitsPerSecond) * 1_000_000_000 / unitsPerSecond) % 100);
+
     private static long ToTicks(ulong timestamp, ulong unitsPerSecond, long offsetSeconds)
     {
         ulong seconds = timestamp / unitsPerSecond;

@@ -20,7 +20,6 @@ public sealed class PcapNgWriter : IDisposable
     private const ushort ShbUserAppl = 4;
     private const ushort IfName = 2;
     private const ushort IfTsResol = 9;
-    private const long UnixEpochTicks = 621_355_968_000_000_000;
     private readonly Stream _stream;
     private readonly bool _ownsStream;
     private byte[] _block = new byte[64 * 1024];
@@ -61,20 +60,31 @@ public sealed class PcapNgWriter : IDisposable
         return Interfaces++;
     }
 
-    /// <summary>Writes one packet; <paramref name="comment"/> becomes its opt_comment (Wireshark's frame.comment).</summary>
-    public void WritePacket(int interfaceId, long timestampTicks, int originalLength, ReadOnlySpan<byte> data, string? comment = null)
+    /// <summary>Writes one packet as it was captured, time stamp to the nanosecond; each comment becomes an opt_comment (Wireshark's frame.comment).</summary>
+    public void WritePacket(int interfaceId, in CapturedPacket packet, IReadOnlyList<string>? comments = null) =>
+        WritePacket(interfaceId, packet.UnixNanoseconds, packet.OriginalLength, packet.Data.Span, comments);
+
+    public void WritePacket(int interfaceId, long unixNanoseconds, int originalLength, ReadOnlySpan<byte> data, IReadOnlyList<string>? comments = null)
     {
-        ulong nanoseconds = (ulong)Math.Max(0, timestampTicks - UnixEpochTicks) * 100;
-        var b = new BlockBuilder(this, 28 + data.Length + (comment?.Length * 3 ?? 0) + 16);
+        ulong nanoseconds = (ulong)Math.Max(0, unixNanoseconds);
+        int commentBytes = 0;
+        foreach (string c in comments ?? [])
+        {
+            commentBytes += Encoding.UTF8.GetByteCount(c) + 8;
+        }
+        var b = new BlockBuilder(this, 28 + data.Length + commentBytes + 16);
         b.U32((uint)interfaceId);
         b.U32((uint)(nanoseconds >> 32));
         b.U32((uint)nanoseconds);
         b.U32((uint)data.Length);
         b.U32((uint)Math.Max(originalLength, data.Length));
         b.Bytes(data);
-        if (comment is not null)
+        if (comments is { Count: > 0 })
         {
-            b.Option(OptComment, Encoding.UTF8.GetBytes(comment));
+            foreach (string c in comments)
+            {
+                b.Option(OptComment, Encoding.UTF8.GetBytes(c));
+            }
             b.EndOptions();
         }
         b.Write(EnhancedPacketBlock);

@@ -223,7 +223,8 @@ public sealed unsafe class LivePacketSource : IPacketSource
         }
         _memory.Point(data, captured);
         _frame++;
-        packet = new CapturedPacket(_frame, ticks, LinkType, 0, (int)header->Length, _memory.Memory);
+        packet = new CapturedPacket(_frame, ticks, LinkType, 0, (int)header->Length, _memory.Memory,
+            _nanoseconds ? (byte)(header->SubSeconds % 100) : (byte)0);
         return LiveReadResult.Packet;
     }
 

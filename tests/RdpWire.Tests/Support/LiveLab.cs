@@ -194,3 +194,19 @@ public sealed class BackgroundProcess : IDisposable
         _process.Dispose();
     }
 }
+
+/// <summary>A fact that needs an external program (tshark, chromium); skipped, not passed, when it is not installed.</summary>
+public sealed class ToolFactAttribute : FactAttribute
+{
+    public ToolFactAttribute(string program)
+    {
+        if (Find(program) is null)
+        {
+            Skip = $"{program} is not installed";
+        }
+    }
+
+    public static string? Find(string program) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':')
+            .Select(dir => Path.Combine(dir, program)).FirstOrDefault(File.Exists);
+}
