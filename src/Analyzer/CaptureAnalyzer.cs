@@ -404,7 +404,9 @@ public sealed class CaptureAnalyzer
             state.Path.TooBig.Add((at, p.IcmpMtu, p.Source, quoted));
         }
         state.LastTicks = at.Ticks;
-        state.AddStep(at, "icmp", $"{IcmpText.Describe(p.IcmpType, p.IcmpCode, p.Transport == TransportKind.Icmpv6)} from {p.Source}");
+        // An ICMP error goes back to whoever sent the packet it quotes.
+        string to = new Endpoint(q.Source, q.SourcePort) == f.Connection.Client ? "client" : "server";
+        state.AddStep(at, "icmp", $"{IcmpText.Describe(p.IcmpType, p.IcmpCode, p.Transport == TransportKind.Icmpv6)} from {p.Source} to the {to}", icmpTo: to);
     }
 
     private static void NotifyGaps(ConnectionState state, TcpDirection direction, int firstNewGap)

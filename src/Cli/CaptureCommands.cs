@@ -204,7 +204,7 @@ public static class CaptureCommands
                     analyzer.Advance(DateTime.UtcNow.Ticks);
                     continue;
                 }
-                writer?.WritePacket(0, packet.TimestampTicks, packet.OriginalLength, packet.Data.Span);
+                writer?.WritePacket(0, packet);
                 analyzer.Process(packet);
             }
         }

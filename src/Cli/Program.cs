@@ -44,6 +44,7 @@ public static class Program
         var all = new Option<bool>("--all") { Description = "Show every connection in detail, not only the failed ones." };
         var failOn = new Option<string?>("--fail-on") { Description = "Exit 1 when a finding of this severity or worse exists: error | warning." };
         var keyLog = new Option<string?>("--keylog") { Description = "An NSS key log (SSLKEYLOGFILE) to decrypt TLS: CredSSP, MCS and alerts inside become visible." };
+        var html = new Option<string?>("--html") { Description = "Also write a self-contained HTML report (sequence diagrams, certificates, findings) to this file." };
         var serverKey = new Option<string[]>("--server-key")
         {
             Description = "A server's RSA private key (PEM) to decrypt TLS ≤ 1.2 connections that use RSA key exchange; repeatable.",
@@ -52,7 +53,7 @@ public static class Program
         failOn.AcceptOnlyFromAmong("error", "warning");
         var command = new Command("analyze", "Analyze a capture file and print a verdict per RDP connection.")
         {
-            capture, json, all, failOn, keyLog, serverKey,
+            capture, json, all, failOn, keyLog, serverKey, html,
         };
         command.SetAction(result =>
         {
@@ -92,6 +93,18 @@ public static class Program
             if (report.Capture.ReadError is { } readError)
             {
                 stderr.WriteLine($"rdpwire: {path}: {readError}; reporting the {report.Capture.Packets} packets before it");
+            }
+            if (result.GetValue(html) is { } htmlPath)
+            {
+                try
+                {
+                    File.WriteAllText(htmlPath, HtmlReport.Render(report, result.GetValue(all)));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    stderr.WriteLine($"rdpwire: {OneLine(htmlPath, e)}");
+                    return ExitUsage;
+                }
             }
             if (result.GetValue(json))
             {

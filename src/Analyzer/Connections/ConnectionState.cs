@@ -122,7 +122,7 @@ public sealed class ConnectionState : IRdpStreamEvents
     /// <summary>False once the client's first bytes proved this is not RDP on a non-RDP port: stop parsing.</summary>
     public bool Following { get; set; } = true;
 
-    public void AddStep(FrameRef at, string direction, string message)
+    public void AddStep(FrameRef at, string direction, string message, string? icmpTo = null)
     {
         if (Ladder.Count >= MaxLadderSteps)
         {
@@ -135,6 +135,7 @@ public sealed class ConnectionState : IRdpStreamEvents
             Time = ReportTime.Format(at.Ticks),
             Offset = Math.Round((at.Ticks - FirstTicks) / (double)TimeSpan.TicksPerSecond, 6),
             Direction = direction,
+            IcmpTo = icmpTo,
             Message = message,
         });
     }

@@ -305,6 +305,8 @@ public sealed class LadderStep
     /// <summary>"c2s" | "s2c" | "icmp".</summary>
     public required string Direction { get; init; }
     public required string Message { get; init; }
+    /// <summary>For an "icmp" step: "client" or "server", the side the error was sent to.</summary>
+    public string? IcmpTo { get; init; }
     /// <summary>True on the step the verdict is pinned on.</summary>
     public bool Failure { get; set; }
 }
