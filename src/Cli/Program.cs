@@ -44,6 +44,9 @@ public static class Program
         var all = new Option<bool>("--all") { Description = "Show every connection in detail, not only the failed ones." };
         var failOn = new Option<string?>("--fail-on") { Description = "Exit 1 when a finding of this severity or worse exists: error | warning." };
         var keyLog = new Option<string?>("--keylog") { Description = "An NSS key log (SSLKEYLOGFILE) to decrypt TLS: CredSSP, MCS and alerts inside become visible." };
+        var connection = new Option<long?>("--connection") { Description = "Report only the connection with this id (as the summary table numbers them)." };
+        var color = new Option<string>("--color") { Description = "Colour and Unicode arrows: auto (when stdout is a terminal), always, never.", DefaultValueFactory = _ => "auto" };
+        color.AcceptOnlyFromAmong("auto", "always", "never");
         var html = new Option<string?>("--html") { Description = "Also write a self-contained HTML report (sequence diagrams, certificates, findings) to this file." };
         var serverKey = new Option<string[]>("--server-key")
         {
@@ -53,7 +56,7 @@ public static class Program
         failOn.AcceptOnlyFromAmong("error", "warning");
         var command = new Command("analyze", "Analyze a capture file and print a verdict per RDP connection.")
         {
-            capture, json, all, failOn, keyLog, serverKey, html,
+            capture, json, all, failOn, keyLog, serverKey, html, connection, color,
         };
         command.SetAction(result =>
         {
@@ -82,8 +85,12 @@ public static class Program
                     }
                     options = options with { KeyLog = keys };
                 }
-                using var source = CaptureFile.Open(path);
-                report = CaptureAnalyzer.Analyze(source, options);
+                var stream = CaptureFile.OpenRead(path);
+                using var source = CaptureFile.Open(stream, path);
+                using (ProgressBar.Start(stream, stderr, ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected))
+                {
+                    report = CaptureAnalyzer.Analyze(source, options);
+                }
             }
             catch (Exception e) when (e is CaptureFormatException or IOException or UnauthorizedAccessException)
             {
@@ -93,6 +100,15 @@ public static class Program
             if (report.Capture.ReadError is { } readError)
             {
                 stderr.WriteLine($"rdpwire: {path}: {readError}; reporting the {report.Capture.Packets} packets before it");
+            }
+            if (result.GetValue(connection) is long id)
+            {
+                if (!report.Connections.Any(c => c.Id == id))
+                {
+                    stderr.WriteLine($"rdpwire: {path}: no connection {id} (the capture has {report.Connections.Count}: ids {string.Join(", ", report.Connections.Select(c => c.Id))})");
+                    return ExitUsage;
+                }
+                report.Connections.RemoveAll(c => c.Id != id);
             }
             if (result.GetValue(html) is { } htmlPath)
             {
@@ -112,7 +128,8 @@ public static class Program
             }
             else
             {
-                stdout.Write(TextReport.Render(report, result.GetValue(all)));
+                var style = TextStyle.For(result.GetValue(color)!, ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected);
+                stdout.Write(TextReport.Render(report, result.GetValue(all) || result.GetValue(connection) is not null, style));
             }
             return FailOnExit(report, result.GetValue(failOn));
         });

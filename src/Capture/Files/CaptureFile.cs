@@ -18,12 +18,14 @@ public static class CaptureFile
     public static IPacketSource Open(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
+        return Open(OpenRead(path), path);
+    }
+
+    /// <summary>The file stream <see cref="Open(string)"/> reads (callers may watch its position for progress).</summary>
+    public static FileStream OpenRead(string path) =>
         // bufferSize 1 turns FileStream's own buffering off: the reader buffers itself.
         // FileShare.ReadWrite lets us read a file that a capture tool is still writing.
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read,
-            FileShare.ReadWrite | FileShare.Delete, bufferSize: 1, FileOptions.SequentialScan);
-        return Open(stream, path);
-    }
+        new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 1, FileOptions.SequentialScan);
 
     /// <summary>
     /// Reads a capture from <paramref name="stream"/>, which need not be seekable. The

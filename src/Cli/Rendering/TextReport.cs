@@ -13,7 +13,9 @@ public static class TextReport
 {
     private const int LadderWidth = 64;
 
-    public static string Render(AnalysisReport report, bool all)
+    public static string Render(AnalysisReport report, bool all) => Render(report, all, TextStyle.Plain);
+
+    public static string Render(AnalysisReport report, bool all, TextStyle style)
     {
         var sb = new StringBuilder();
         var cap = report.Capture;
@@ -40,7 +42,7 @@ public static class TextReport
         var shown = report.Connections.Where(c => all || report.Connections.Count <= 10 || c.Outcome != "success").ToList();
         foreach (var c in shown)
         {
-            RenderConnection(sb, c);
+            RenderConnection(sb, c, style);
             sb.AppendLine();
         }
         int hidden = report.Connections.Count - shown.Count;
@@ -61,7 +63,9 @@ public static class TextReport
         }
     }
 
-    public static void RenderConnection(StringBuilder sb, ConnectionReport c)
+    public static void RenderConnection(StringBuilder sb, ConnectionReport c) => RenderConnection(sb, c, TextStyle.Plain);
+
+    public static void RenderConnection(StringBuilder sb, ConnectionReport c, TextStyle style)
     {
         sb.AppendLine(CultureInfo.InvariantCulture, $"Connection {c.Id}: {c.Client} -> {c.Server}  (captured at: {c.Vantage})");
         if (c.Negotiation is { } n)
@@ -78,20 +82,32 @@ public static class TextReport
         sb.AppendLine(CultureInfo.InvariantCulture, $"  {"frame",7} {"time",10}  {"client",-10}{"",LadderWidth - 20}{"server",10}");
         foreach (var step in c.Ladder)
         {
-            string mark = step.Failure ? "  <== here" : "";
-            string arrowed = step.Direction switch
+            string mark = step.Failure ? style.Paint(style.Unicode ? "  ◀━ here" : "  <== here", TextStyle.Red) : "";
+            string arrowed = (step.Direction, style.Unicode) switch
             {
-                "c2s" => "--- " + step.Message + " --->",
-                "s2c" => "<--- " + step.Message + " ---",
-                _ => "  ! " + step.Message,
+                ("c2s", false) => "--- " + step.Message + " --->",
+                ("s2c", false) => "<--- " + step.Message + " ---",
+                ("c2s", true) => "─── " + step.Message + " ──▶",
+                ("s2c", true) => "◀── " + step.Message + " ───",
+                (_, false) => "  ! " + step.Message,
+                (_, true) => "  ⚡ " + step.Message,
             };
             string line = step.Direction == "s2c" ? arrowed.PadLeft(LadderWidth) : arrowed.PadRight(LadderWidth);
+            if (step.Failure)
+            {
+                line = style.Paint(line, TextStyle.Red);
+            }
+            else if (step.Direction == "icmp" || step.Message.Contains("retransmission", StringComparison.Ordinal))
+            {
+                line = style.Paint(line, TextStyle.Yellow);
+            }
             sb.AppendLine(CultureInfo.InvariantCulture, $"  {step.Frame,7} {"+" + step.Offset.ToString("0.000000", CultureInfo.InvariantCulture),10}  {line}{mark}");
         }
         string closed = c.ClosedBy is null ? c.CloseKind ?? "-" : $"{c.ClosedBy} ({c.CloseKind})";
         sb.AppendLine(CultureInfo.InvariantCulture, $"  phase reached: {c.PhaseReached}   outcome: {c.Outcome}   closed by: {closed}");
         var verdict = c.Findings.FirstOrDefault(f => f.Code == c.Verdict.Code);
-        sb.AppendLine(CultureInfo.InvariantCulture, $"  VERDICT {c.Verdict.Code}: {c.Verdict.Summary}");
+        string verdictColor = (verdict?.Severity ?? "info") switch { "error" => TextStyle.Red, "warning" => TextStyle.Yellow, _ => TextStyle.Green };
+        sb.AppendLine(CultureInfo.InvariantCulture, $"  {style.Paint($"VERDICT {c.Verdict.Code}", TextStyle.Bold + verdictColor)}: {c.Verdict.Summary}");
         if (verdict is not null)
         {
             AppendWrapped(sb, "  why: ", verdict.Detail);
@@ -114,7 +130,8 @@ public static class TextReport
         }
         foreach (var f in c.Findings.Where(f => f != verdict))
         {
-            sb.AppendLine(CultureInfo.InvariantCulture, $"  {f.Severity}: {f.Code} (frame {f.Frame}): {f.Summary}");
+            string color = f.Severity switch { "error" => TextStyle.Red, "warning" => TextStyle.Yellow, _ => TextStyle.Dim };
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  {style.Paint($"{f.Severity}: {f.Code}", color)} (frame {f.Frame}): {f.Summary}");
         }
     }
 
@@ -133,4 +150,32 @@ public static class TextReport
         }
         sb.AppendLine(line.ToString().TrimEnd());
     }
+}
+
+/// <summary>
+/// Colour (ANSI SGR) and Unicode arrows for a terminal; plain ASCII for files, pipes and
+/// CI logs. "auto" follows whether stdout is a terminal, NO_COLOR and TERM=dumb.
+/// </summary>
+public sealed record TextStyle(bool Color, bool Unicode)
+{
+    public const string Red = "\u001b[31m";
+    public const string Yellow = "\u001b[33m";
+    public const string Green = "\u001b[32m";
+    public const string Bold = "\u001b[1m";
+    public const string Dim = "\u001b[2m";
+    private const string Reset = "\u001b[0m";
+
+    public static TextStyle Plain { get; } = new(false, false);
+
+    public static TextStyle Rich { get; } = new(true, true);
+
+    public static TextStyle For(string mode, bool stdoutIsTerminal) => mode switch
+    {
+        "always" => Rich,
+        "never" => Plain,
+        _ => stdoutIsTerminal && Environment.GetEnvironmentVariable("NO_COLOR") is null
+             && Environment.GetEnvironmentVariable("TERM") is not "dumb" ? Rich : Plain,
+    };
+
+    public string Paint(string text, string sgr) => Color ? sgr + text + Reset : text;
 }

@@ -130,4 +130,33 @@ public class CliTests
         Assert.Equal(0, exit);
         Assert.Contains("No RDP connections", stdout, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void TextReport_NotATerminal_PlainAscii_ColorAlways_AnsiAndUnicode()
+    {
+        var (_, plain, _) = Run("analyze", Fixture("icmp-unreachable.pcap"));
+        Assert.All(plain, ch => Assert.True(ch < 128, $"non-ASCII {(int)ch} in plain output"));
+        Assert.Contains("<== here", plain, StringComparison.Ordinal);
+
+        var (_, rich, _) = Run("analyze", Fixture("icmp-unreachable.pcap"), "--color", "always");
+        Assert.Contains("\u001b[31m", rich, StringComparison.Ordinal);
+        Assert.Contains("──▶", rich, StringComparison.Ordinal);
+        Assert.Contains("◀━ here", rich, StringComparison.Ordinal);
+        Assert.Equal(plain, Run("analyze", Fixture("icmp-unreachable.pcap"), "--color", "never").Out);
+    }
+
+    [Fact]
+    public void ConnectionOption_ReportsOnlyThatConnection_UnknownIdIsAnError()
+    {
+        var (exit, stdout, _) = Run("analyze", Fixture("icmp-unreachable.pcap"), "--connection", "2", "--json");
+        Assert.Equal(0, exit);
+        using var doc = JsonDocument.Parse(stdout);
+        var connections = doc.RootElement.GetProperty("connections");
+        Assert.Equal(1, connections.GetArrayLength());
+        Assert.Equal(2, connections[0].GetProperty("id").GetInt64());
+
+        var (bad, _, stderr) = Run("analyze", Fixture("icmp-unreachable.pcap"), "--connection", "7");
+        Assert.Equal(2, bad);
+        Assert.Contains("no connection 7 (the capture has 2: ids 1, 2)", stderr, StringComparison.Ordinal);
+    }
 }
