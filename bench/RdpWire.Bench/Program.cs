@@ -1,0 +1,88 @@
+using System.Globalization;
+using BenchmarkDotNet.Running;
+using RdpWire.Analyzer;
+using RdpWire.Capture.Files;
+
+namespace RdpWire.Bench;
+
+/// <summary>
+/// rdpwire-bench generate OUT.pcap SIZE      build a capture of about SIZE (e.g. 500M, 5G) from the fixtures
+/// rdpwire-bench verdicts CAPTURE            check that every generated session has its template's verdict
+/// rdpwire-bench bdn [BenchmarkDotNet args]  the BenchmarkDotNet suite (reader, decoder, whole pipeline)
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        if (args.Length >= 1 && args[0] == "bdn")
+        {
+            BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args[1..]);
+            return 0;
+        }
+        if (args.Length == 3 && args[0] == "generate")
+        {
+            var generator = new CaptureGenerator(FixturesDir(), CaptureGenerator.DefaultTemplates);
+            long size = ParseSize(args[2]);
+            // ~1.5 MiB of server data per successful session, a new session every 5 ms, a segment
+            // every 2 ms: each session's bulk lasts ~2 s, so a few hundred sessions run at once.
+            var counts = generator.Write(args[1], size, bulkBytesPerSession: 3L << 19,
+                sessionSpacing: TimeSpan.FromMilliseconds(5), segmentSpacing: TimeSpan.FromMilliseconds(2));
+            Console.WriteLine($"wrote {args[1]}: {new FileInfo(args[1]).Length:N0} bytes, {counts.Values.Sum()} sessions ({string.Join(", ", counts.Select(c => $"{c.Key} {c.Value}"))})");
+            return 0;
+        }
+        if (args.Length == 2 && args[0] == "verdicts")
+        {
+            return CheckVerdicts(args[1]);
+        }
+        Console.Error.WriteLine("usage: rdpwire-bench generate OUT.pcap SIZE | verdicts CAPTURE | bdn [BenchmarkDotNet args]");
+        return 2;
+    }
+
+    /// <summary>Each template's own keyless verdict must be the verdict of every session generated from it.</summary>
+    private static int CheckVerdicts(string path)
+    {
+        var templates = CaptureGenerator.DefaultTemplates;
+        var expected = new Dictionary<string, string[]>();
+        foreach (var t in templates)
+        {
+            using var source = CaptureFile.Open(Path.Combine(FixturesDir(), t.Name + ".pcap"));
+            expected[t.Name] = CaptureAnalyzer.Analyze(source).Connections.Select(c => c.Verdict.Code).Distinct().Order().ToArray();
+        }
+        using var generated = CaptureFile.Open(path);
+        var report = CaptureAnalyzer.Analyze(generated);
+        int mismatches = 0;
+        for (int i = 0; i < templates.Length; i++)
+        {
+            string server = IpText(CaptureGenerator.ServerAddress(i));
+            var sessions = report.Connections.Where(c => c.Server.Ip == server).ToList();
+            var verdicts = sessions.GroupBy(c => c.Verdict.Code).ToDictionary(g => g.Key, g => g.Count());
+            bool ok = verdicts.Keys.All(v => expected[templates[i].Name].Contains(v));
+            mismatches += ok ? 0 : 1;
+            Console.WriteLine($"{(ok ? "same" : "DIFFERENT")} {templates[i].Name}: template {string.Join("/", expected[templates[i].Name])}; generated {string.Join(", ", verdicts.Select(v => $"{v.Key} x{v.Value}"))}");
+        }
+        Console.WriteLine($"{report.Connections.Count} connections, {report.Capture.Packets} packets; {(mismatches == 0 ? "every verdict equals its template's" : $"{mismatches} template(s) differ")}");
+        return mismatches == 0 ? 0 : 1;
+    }
+
+    private static string IpText(uint address) =>
+        string.Join('.', new[] { address >> 24, (address >> 16) & 0xFF, (address >> 8) & 0xFF, address & 0xFF }.Select(b => b.ToString(CultureInfo.InvariantCulture)));
+
+    public static long ParseSize(string text)
+    {
+        char unit = char.ToUpperInvariant(text[^1]);
+        long multiplier = unit switch { 'K' => 1L << 10, 'M' => 1L << 20, 'G' => 1L << 30, _ => 1 };
+        return long.Parse(char.IsDigit(text[^1]) ? text : text[..^1], CultureInfo.InvariantCulture) * multiplier;
+    }
+
+    public static string FixturesDir()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "RdpWire.sln")))
+            {
+                return Path.Combine(dir.FullName, "tests", "fixtures");
+            }
+        }
+        throw new InvalidOperationException("RdpWire.sln not found above " + AppContext.BaseDirectory);
+    }
+}
