@@ -23,6 +23,7 @@ public static class Program
         root.Subcommands.Add(CaptureCommands.Capture(stdout, stderr));
         root.Subcommands.Add(CaptureCommands.Interfaces(stdout, stderr));
         root.Subcommands.Add(AnnotateCommand.Create(stdout, stderr));
+        root.Subcommands.Add(ExplainCommand.Create(stdout, stderr));
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
