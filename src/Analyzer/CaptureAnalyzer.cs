@@ -16,6 +16,9 @@ public sealed record AnalyzerOptions
 
     /// <summary>TLS secrets (NSS key log) to decrypt the connections they belong to.</summary>
     public RdpWire.RdpParser.Tls.Decryption.TlsKeyLog? KeyLog { get; init; }
+
+    /// <summary>Keep decided connections in a temporary file, not in memory (flat memory for huge captures; the caller disposes the report's spool).</summary>
+    public bool SpoolConnections { get; init; }
 }
 
 /// <summary>
@@ -51,6 +54,7 @@ public sealed class CaptureAnalyzer
     }
     private const int MaxFragmentFindings = 20;
     private long _nextConnectionId = 1;
+    private readonly RdpWire.Analyzer.Report.ConnectionSpool? _spool;
     private long _udpFlowsRefused;
 
     /// <summary>RDP-UDP flows tracked at once; later ones are counted, not followed.</summary>
@@ -60,6 +64,7 @@ public sealed class CaptureAnalyzer
     {
         _options = options ?? new AnalyzerOptions();
         _keyLog = _options.KeyLog;
+        _spool = _options.SpoolConnections ? new RdpWire.Analyzer.Report.ConnectionSpool() : null;
         _table = new TcpFlowTable<ConnectionState>(_options.Limits, c => new ConnectionState(c, _keyLog), OnConnectionEnd, () => _nextConnectionId++);
         _summary = new CaptureSummary
         {
@@ -484,7 +489,19 @@ public sealed class CaptureAnalyzer
         var ordered = evidence.Distinct().Order().ToList();
         evidence.Clear();
         evidence.AddRange(ordered);
-        _finished.Add(report);
+        Finish(report);
+    }
+
+    private void Finish(ConnectionReport report)
+    {
+        if (_spool is { } spool)
+        {
+            spool.Add(report);
+        }
+        else
+        {
+            _finished.Add(report);
+        }
         ConnectionDecided?.Invoke(report);
     }
 
@@ -496,9 +513,7 @@ public sealed class CaptureAnalyzer
         ReportIncompleteDatagrams();
         foreach (var flow in _udpFlows.Values)
         {
-            var report = VerdictEngine.DecideUdp(flow, _lastTicks);
-            _finished.Add(report);
-            ConnectionDecided?.Invoke(report);
+            Finish(VerdictEngine.DecideUdp(flow, _lastTicks));
         }
         _udpFlows.Clear();
         if (_udpFlowsRefused > 0)
@@ -538,6 +553,7 @@ public sealed class CaptureAnalyzer
             Capture = _summary,
             Connections = _finished,
             Findings = _captureFindings,
+            Spool = _spool,
         };
     }
 }

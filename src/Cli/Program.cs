@@ -66,7 +66,11 @@ public static class Program
             string? keyLogPath = result.GetValue(keyLog);
             try
             {
-                var options = new AnalyzerOptions();
+                // Pure --json output streams connections from a disk spool: flat memory on huge captures.
+                var options = new AnalyzerOptions
+                {
+                    SpoolConnections = result.GetValue(json) && result.GetValue(html) is null && result.GetValue(connection) is null,
+                };
                 if (keyLogPath is not null)
                 {
                     using var reader = File.OpenText(keyLogPath);
@@ -132,7 +136,9 @@ public static class Program
                 var style = TextStyle.For(result.GetValue(color)!, ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected);
                 stdout.Write(TextReport.Render(report, result.GetValue(all) || result.GetValue(connection) is not null, style));
             }
-            return FailOnExit(report, result.GetValue(failOn));
+            int exit = FailOnExit(report, result.GetValue(failOn));
+            report.Spool?.Dispose();
+            return exit;
         });
         return command;
     }
@@ -187,11 +193,13 @@ public static class Program
         {
             stdout.Flush();
             using var stream = Console.OpenStandardOutput();
-            System.Text.Json.JsonSerializer.Serialize(stream, report, ReportJson.Options);
+            ReportJson.Write(stream, report);
             stream.WriteByte((byte)'\n');
             return;
         }
-        stdout.Write(ReportJson.Serialize(report) + Environment.NewLine);
+        using var buffer = new MemoryStream();
+        ReportJson.Write(buffer, report);
+        stdout.Write(System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length) + Environment.NewLine);
     }
 
     /// <summary>Analyzes one fixture and compares it with its sidecar; the list of mismatches.</summary>
@@ -219,7 +227,7 @@ public static class Program
         {
             return 0;
         }
-        var findings = report.Findings.Concat(report.Connections.SelectMany(c => c.Findings));
+        var findings = report.Findings.Concat(report.AllConnections().SelectMany(c => c.Findings));
         bool hit = findings.Any(f => f.Severity == "error" || (failOn == "warning" && f.Severity == "warning"));
         return hit ? 1 : 0;
     }

@@ -14,6 +14,13 @@ public sealed class AnalysisReport
     public List<ConnectionReport> Connections { get; init; } = [];
     /// <summary>Capture-wide findings, not tied to one connection.</summary>
     public List<Finding> Findings { get; init; } = [];
+
+    /// <summary>Connections kept on disk (AnalyzerOptions.SpoolConnections); <see cref="Connections"/> then holds none.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public ConnectionSpool? Spool { get; init; }
+
+    /// <summary>Every connection in id order, from memory or read back from the spool.</summary>
+    public IEnumerable<ConnectionReport> AllConnections() => Spool is { } spool ? spool.ReadAll() : Connections;
 }
 
 public sealed class CaptureSummary
