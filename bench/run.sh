@@ -17,7 +17,7 @@ dir=${BENCH_DIR:-/tmp}
 dotnet build -c Release -v quiet -nologo src/Cli/Cli.csproj >/dev/null
 dotnet build -c Release -v quiet -nologo bench/RdpWire.Bench/RdpWire.Bench.csproj >/dev/null
 rdpwire=(dotnet src/Cli/bin/Release/net10.0/rdpwire.dll)
-bench=bench/RdpWire.Bench/bin/Release/net10.0/rdpwire-bench
+bench=bench/RdpWire.Bench/bin/Release/net10.0/RdpWire.Bench
 filter='rdp || tls.handshake.type || tls.alert_message || tcp.analysis.retransmission || icmp'
 
 measure() { # measure OUTFILE cmd... -> "seconds peak_kb"

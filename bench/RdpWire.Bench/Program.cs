@@ -6,9 +6,9 @@ using RdpWire.Capture.Files;
 namespace RdpWire.Bench;
 
 /// <summary>
-/// rdpwire-bench generate OUT.pcap SIZE      build a capture of about SIZE (e.g. 500M, 5G) from the fixtures
-/// rdpwire-bench verdicts CAPTURE            check that every generated session has its template's verdict
-/// rdpwire-bench bdn [BenchmarkDotNet args]  the BenchmarkDotNet suite (reader, decoder, whole pipeline)
+/// RdpWire.Bench generate OUT.pcap SIZE      build a capture of about SIZE (e.g. 500M, 5G) from the fixtures
+/// RdpWire.Bench verdicts CAPTURE            check that every generated session has its template's verdict
+/// RdpWire.Bench bdn [BenchmarkDotNet args]  the BenchmarkDotNet suite (reader, decoder, whole pipeline)
 /// </summary>
 public static class Program
 {
@@ -34,7 +34,7 @@ public static class Program
         {
             return CheckVerdicts(args[1]);
         }
-        Console.Error.WriteLine("usage: rdpwire-bench generate OUT.pcap SIZE | verdicts CAPTURE | bdn [BenchmarkDotNet args]");
+        Console.Error.WriteLine("usage: RdpWire.Bench generate OUT.pcap SIZE | verdicts CAPTURE | bdn [BenchmarkDotNet args]");
         return 2;
     }
 
