@@ -54,6 +54,7 @@ public sealed class CaptureAnalyzer
     }
     private const int MaxFragmentFindings = 20;
     private long _nextConnectionId = 1;
+    private long _evictedUnanswered;
     private readonly RdpWire.Analyzer.Report.ConnectionSpool? _spool;
     private long _udpFlowsRefused;
 
@@ -420,7 +421,7 @@ public sealed class CaptureAnalyzer
         for (int i = firstNewGap; i < gaps.Count; i++)
         {
             state.Gaps++;
-            state.Parsers[(int)direction].OnGap(gaps[i].Offset);
+            state.Parser(direction).OnGap(gaps[i].Offset);
         }
     }
 
@@ -432,7 +433,7 @@ public sealed class CaptureAnalyzer
         {
             return;
         }
-        var parser = state.Parsers[(int)direction];
+        var parser = state.Parser(direction);
         parser.Drain(stream.Reader);
         stream.Frames.TrimBefore(parser.Offset);
 
@@ -465,6 +466,13 @@ public sealed class CaptureAnalyzer
         }
         if (!state.IsRdp && !_options.IncludeNonRdp)
         {
+            return;
+        }
+        if (reason == ConnectionEndReason.Evicted && state.Packets[(int)TcpDirection.ServerToClient] == 0
+            && state.PayloadBytes[(int)TcpDirection.ClientToServer] == 0)
+        {
+            // The table is full (a SYN flood or a scan): attempts seen only as client SYNs are counted, not reported one by one.
+            _evictedUnanswered++;
             return;
         }
         // The end a decision is judged against is a function of the connection alone (its last
@@ -542,8 +550,10 @@ public sealed class CaptureAnalyzer
                 Code = "capture.flow-limit",
                 Severity = "warning",
                 Phase = Phases.TcpConnect,
-                Summary = $"More connections than the flow table holds: {_table.Evictions} were decided early",
-                Detail = $"The table keeps {_options.Limits.MaxConnections} connections at once; when full, the least recently active one is decided with what was seen so far.",
+                Summary = $"More connections than the flow table holds: {_table.Evictions} were decided early"
+                    + (_evictedUnanswered > 0 ? $", {_evictedUnanswered} of them unanswered SYN-only attempts counted but not reported one by one" : ""),
+                Detail = $"The table keeps {_options.Limits.MaxConnections} connections at once; when full, the least recently active one is decided with what was seen so far."
+                    + (_evictedUnanswered > 0 ? $" {_evictedUnanswered} evicted connections had only client packets without payload (SYNs nobody answered): the pattern of a SYN flood or a port scan; they are counted here instead of as {_evictedUnanswered} tcp.no-response reports." : ""),
             });
         }
         _finished.Sort((a, b) => a.Id.CompareTo(b.Id));

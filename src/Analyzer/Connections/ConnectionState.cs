@@ -33,12 +33,13 @@ public sealed class ConnectionState : IRdpStreamEvents
         {
             Tls.Decryption = new RdpWire.RdpParser.Tls.Decryption.TlsDecryptionSession(keyLog);
         }
-        Parsers =
-        [
-            new RdpStreamParser(StreamDirection.ClientToServer, this, Tls),
-            new RdpStreamParser(StreamDirection.ServerToClient, this, Tls),
-        ];
     }
+
+    private readonly RdpStreamParser?[] _parsers = new RdpStreamParser?[2];
+
+    /// <summary>The stream parser of one direction, made when that direction first carries bytes.</summary>
+    public RdpStreamParser Parser(TcpDirection direction) =>
+        _parsers[(int)direction] ??= new RdpStreamParser((StreamDirection)(int)direction, this, Tls);
 
     public TcpConnection Connection { get; }
 
@@ -59,7 +60,6 @@ public sealed class ConnectionState : IRdpStreamEvents
     /// <summary>The first ciphertext record of each side: when it started encrypting.</summary>
     public FrameRef?[] FirstEncrypted { get; } = new FrameRef?[2];
     public List<(FrameRef At, TcpDirection From, string Error)> HandshakeErrors { get; } = [];
-    public RdpStreamParser[] Parsers { get; }
 
     public long FirstTicks { get; set; }
     public long LastTicks { get; set; }

@@ -7,7 +7,7 @@ namespace RdpWire.Capture.Tcp;
 /// </summary>
 public sealed class StreamFrameMap
 {
-    private (long EndOffset, long Frame, long Ticks)[] _entries = new (long, long, long)[8];
+    private (long EndOffset, long Frame, long Ticks)[] _entries = [];
     private int _start;
     private int _count;
 
@@ -25,7 +25,7 @@ public sealed class StreamFrameMap
         }
         if (_count == _entries.Length)
         {
-            var bigger = new (long, long, long)[_entries.Length * 2];
+            var bigger = new (long, long, long)[Math.Max(8, _entries.Length * 2)];
             for (int i = 0; i < _count; i++)
             {
                 bigger[i] = _entries[(_start + i) % _entries.Length];

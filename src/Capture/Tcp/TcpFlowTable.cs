@@ -6,7 +6,7 @@ namespace RdpWire.Capture.Tcp;
 public sealed record FlowTableLimits
 {
     /// <summary>Connections tracked at once; beyond it the least recently active is evicted.</summary>
-    public int MaxConnections { get; init; } = 100_000;
+    public int MaxConnections { get; init; } = 20_000;
     /// <summary>Out-of-order bytes held per direction.</summary>
     public int MaxHeldBytesPerDirection { get; init; } = 1 << 20;
     /// <summary>Out-of-order bytes held across all connections.</summary>
@@ -48,6 +48,8 @@ public sealed class TcpFlowTable<TState> where TState : class
 {
     private const ushort RdpPort = 3389;
     private readonly Dictionary<FlowKey, Entry> _flows = [];
+    // Least recently active first: eviction at the cap is O(1), not a scan of the table.
+    private readonly LinkedList<Entry> _lru = new();
     private readonly Func<TcpConnection, TState> _createState;
     private readonly Action<TcpConnection, TState, ConnectionEndReason> _onEnd;
     private readonly FlowTableLimits _limits;
@@ -107,6 +109,11 @@ public sealed class TcpFlowTable<TState> where TState : class
             if (!reused)
             {
                 entry.LastTicks = now;
+                if (entry.Node.Next is not null)
+                {
+                    _lru.Remove(entry.Node);
+                    _lru.AddLast(entry.Node);
+                }
                 return (c, entry.State);
             }
             End(key, entry, ConnectionEndReason.Reused);
@@ -119,8 +126,9 @@ public sealed class TcpFlowTable<TState> where TState : class
         var (client, server) = ChooseRoles(p, src, dst);
         var conn = new TcpConnection(_nextIdSource(), client, server, pureSyn, _budget, _limits.MaxHeldBytesPerDirection);
         ConnectionsCreated++;
-        var created = new Entry(conn, _createState(conn)) { LastTicks = now };
+        var created = new Entry(key, conn, _createState(conn)) { LastTicks = now };
         _flows[key] = created;
+        _lru.AddLast(created.Node);
         return (conn, created.State);
     }
 
@@ -228,54 +236,47 @@ public sealed class TcpFlowTable<TState> where TState : class
             return;
         }
         _lastSweepTicks = now;
-        List<FlowKey>? expired = null;
-        foreach (var (key, entry) in _flows)
+        // The LRU list is in order of last activity: the idle ones are at its head.
+        while (_lru.First?.Value is { } oldest && now - oldest.LastTicks > timeout)
         {
-            if (now - entry.LastTicks > timeout)
-            {
-                (expired ??= []).Add(key);
-            }
-        }
-        if (expired is null)
-        {
-            return;
-        }
-        foreach (var key in expired)
-        {
-            End(key, _flows[key], ConnectionEndReason.IdleTimeout);
+            End(oldest.Key, oldest, ConnectionEndReason.IdleTimeout);
         }
     }
 
     private void EvictOldest()
     {
-        FlowKey? oldest = null;
-        long oldestTicks = long.MaxValue;
-        foreach (var (key, entry) in _flows)
-        {
-            if (entry.LastTicks < oldestTicks)
-            {
-                oldestTicks = entry.LastTicks;
-                oldest = key;
-            }
-        }
-        if (oldest is FlowKey k)
+        if (_lru.First?.Value is { } oldest)
         {
             Evictions++;
-            End(k, _flows[k], ConnectionEndReason.Evicted);
+            End(oldest.Key, oldest, ConnectionEndReason.Evicted);
         }
     }
 
     private void End(FlowKey key, Entry entry, ConnectionEndReason reason)
     {
         _flows.Remove(key);
+        if (entry.Node.List is not null)
+        {
+            _lru.Remove(entry.Node);
+        }
         _onEnd(entry.Connection, entry.State, reason);
         entry.Connection.Release();
     }
 
-    private sealed class Entry(TcpConnection connection, TState state)
+    private sealed class Entry
     {
-        public TcpConnection Connection { get; } = connection;
-        public TState State { get; } = state;
+        public Entry(FlowKey key, TcpConnection connection, TState state)
+        {
+            Key = key;
+            Connection = connection;
+            State = state;
+            Node = new LinkedListNode<Entry>(this);
+        }
+
+        public FlowKey Key { get; }
+        public LinkedListNode<Entry> Node { get; }
+        public TcpConnection Connection { get; }
+        public TState State { get; }
         public long LastTicks { get; set; }
         public bool Closing { get; set; }
     }

@@ -34,7 +34,8 @@ public readonly record struct StreamGap(long Offset, long Length, long FrameAfte
 /// </summary>
 public sealed class TcpStreamReassembler
 {
-    private readonly Pipe _pipe;
+    // Created with the first byte delivered: most connections of a flood or scan never carry one.
+    private Pipe? _pipe;
     private readonly ReassemblyBudget _budget;
     private readonly int _maxHeldBytes;
     private readonly List<HeldSegment> _held = [];
@@ -47,15 +48,16 @@ public sealed class TcpStreamReassembler
     {
         _budget = budget;
         _maxHeldBytes = maxHeldBytes;
-        _pipe = new Pipe(new PipeOptions(
+    }
+
+    /// <summary>The reassembled bytes, in order. The stream parser reads and consumes from here.</summary>
+    public PipeReader Reader => Pipe.Reader;
+
+    private Pipe Pipe => _pipe ??= new Pipe(new PipeOptions(
             pauseWriterThreshold: 0,
             resumeWriterThreshold: 0,
             minimumSegmentSize: 4096,
             useSynchronizationContext: false));
-    }
-
-    /// <summary>The reassembled bytes, in order. The stream parser reads and consumes from here.</summary>
-    public PipeReader Reader => _pipe.Reader;
 
     public StreamFrameMap Frames { get; } = new();
 
@@ -175,8 +177,8 @@ public sealed class TcpStreamReassembler
     public void Close()
     {
         ReleaseHeld();
-        _pipe.Writer.Complete();
-        _pipe.Reader.Complete();
+        _pipe?.Writer.Complete();
+        _pipe?.Reader.Complete();
     }
 
     private void Deliver(ReadOnlySpan<byte> payload, int skip, int wireLength, long frame, long ticks)
@@ -184,7 +186,7 @@ public sealed class TcpStreamReassembler
         int captured = Math.Max(0, payload.Length - skip);
         if (captured > 0 && !Ignoring)
         {
-            var writer = _pipe.Writer;
+            var writer = Pipe.Writer;
             payload.Slice(skip, captured).CopyTo(writer.GetSpan(captured));
             writer.Advance(captured);
             var flush = writer.FlushAsync();
