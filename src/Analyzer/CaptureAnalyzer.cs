@@ -55,6 +55,7 @@ public sealed class CaptureAnalyzer
     private const int MaxFragmentFindings = 20;
     private long _nextConnectionId = 1;
     private long _evictedUnanswered;
+    private readonly Dictionary<string, (long Count, long FirstFrame)> _undecoded = [];
     private readonly RdpWire.Analyzer.Report.ConnectionSpool? _spool;
     private long _udpFlowsRefused;
 
@@ -102,7 +103,25 @@ public sealed class CaptureAnalyzer
         {
             analyzer.RecordReadError(e);
         }
+        if (source is ISkippedBlocksSource { SkippedBlocks.Count: > 0 } skipped)
+        {
+            analyzer.RecordSkippedBlocks(skipped.SkippedBlocks);
+        }
         return analyzer.Complete(source.LinkTypes, source.TruncatedPackets);
+    }
+
+    /// <summary>A capture-wide note of the file's parts that were passed over unread.</summary>
+    public void RecordSkippedBlocks(IReadOnlyDictionary<string, (long Count, long FirstOffset)> blocks)
+    {
+        _captureFindings.Add(new Finding
+        {
+            Code = "capture.skipped-blocks",
+            Severity = "info",
+            Phase = Phases.TcpConnect,
+            Summary = $"{blocks.Values.Sum(b => b.Count)} pcapng block(s) that carry no packets RdpWire reads were skipped",
+            Detail = string.Join("; ", blocks.Select(b => $"{b.Value.Count} {b.Key}(s), the first at byte offset {b.Value.FirstOffset}"))
+                + ". Packets, interfaces and decryption secrets were all read; these blocks (statistics, name resolution, custom or unknown types) do not change the analysis.",
+        });
     }
 
     public void RecordReadError(CaptureFormatException e)
@@ -137,6 +156,14 @@ public sealed class CaptureAnalyzer
         if (result != DecodeResult.Ok)
         {
             _summary.UndecodedPackets++;
+            if (result != DecodeResult.NotIp)
+            {
+                // ARP and other non-IP frames are normal; these are packets whose headers could not be read.
+                var key = result == DecodeResult.UnsupportedLinkType ? $"link type {LinkTypeNames.Name(packet.LinkType)} (not decoded)" : result == DecodeResult.Truncated
+                    ? "cut inside their headers (snaplen shorter than the headers, or a damaged file)"
+                    : "headers that contradict themselves";
+                _undecoded[key] = _undecoded.TryGetValue(key, out var seen) ? (seen.Count + 1, seen.FirstFrame) : (1, packet.Frame);
+            }
             return;
         }
         Dispatch(p);
@@ -533,6 +560,19 @@ public sealed class CaptureAnalyzer
                 Phase = Phases.RdpeudpSyn,
                 Summary = $"More RDP-UDP flows than tracked: {_udpFlowsRefused} SYN(s) of further flows were counted but not followed",
                 Detail = $"At most {MaxUdpFlows} RDP-UDP flows are followed at once.",
+            });
+        }
+        foreach (var (what, (count, firstFrame)) in _undecoded)
+        {
+            _captureFindings.Add(new Finding
+            {
+                Code = "capture.undecoded-packets",
+                Severity = "warning",
+                Phase = Phases.TcpConnect,
+                Frame = firstFrame,
+                EvidenceFrames = [firstFrame],
+                Summary = $"{count} packet(s) skipped: {what}",
+                Detail = $"{count} packet(s), the first frame {firstFrame}, could not be decoded down to their TCP/UDP/ICMP header: {what}. They are not part of any connection in this report; if they belonged to RDP connections, those connections miss evidence.",
             });
         }
         _summary.LinkTypes = linkTypes.Select(LinkTypeNames.Name).ToList();

@@ -56,3 +56,11 @@ public interface IDecryptionSecretsSource
     /// <summary>TLS key logs (NSS format text) seen so far, in file order.</summary>
     IReadOnlyList<string> TlsKeyLogs { get; }
 }
+
+/// <summary>A source that passes over parts of its input it does not read (pcapng blocks of unknown or unused types).</summary>
+public interface ISkippedBlocksSource
+{
+    /// <summary>Per kind of block passed over: how many, and the byte offset of the first.</summary>
+    IReadOnlyDictionary<string, (long Count, long FirstOffset)> SkippedBlocks { get; }
+}
+

@@ -48,6 +48,8 @@ public static class Program
         var connection = new Option<long?>("--connection") { Description = "Report only the connection with this id (as the summary table numbers them)." };
         var color = new Option<string>("--color") { Description = "Colour and Unicode arrows: auto (when stdout is a terminal), always, never.", DefaultValueFactory = _ => "auto" };
         color.AcceptOnlyFromAmong("auto", "always", "never");
+        var maxConnections = new Option<int?>("--max-connections") { Description = $"Connections followed at once (default {RdpWire.Capture.Tcp.FlowTableLimits.Default.MaxConnections}); beyond it the least recently active is decided early and the report says so." };
+        var maxBufferedMb = new Option<int?>("--max-buffered-mb") { Description = $"Out-of-order bytes held across all connections, in MiB (default {RdpWire.Capture.Tcp.FlowTableLimits.Default.MaxHeldBytesTotal >> 20})." };
         var html = new Option<string?>("--html") { Description = "Also write a self-contained HTML report (sequence diagrams, certificates, findings) to this file." };
         var serverKey = new Option<string[]>("--server-key")
         {
@@ -57,7 +59,7 @@ public static class Program
         failOn.AcceptOnlyFromAmong("error", "warning");
         var command = new Command("analyze", "Analyze a capture file and print a verdict per RDP connection.")
         {
-            capture, json, all, failOn, keyLog, serverKey, html, connection, color,
+            capture, json, all, failOn, keyLog, serverKey, html, connection, color, maxConnections, maxBufferedMb,
         };
         command.SetAction(result =>
         {
@@ -70,6 +72,11 @@ public static class Program
                 var options = new AnalyzerOptions
                 {
                     SpoolConnections = result.GetValue(json) && result.GetValue(html) is null && result.GetValue(connection) is null,
+                    Limits = RdpWire.Capture.Tcp.FlowTableLimits.Default with
+                    {
+                        MaxConnections = Math.Max(1, result.GetValue(maxConnections) ?? RdpWire.Capture.Tcp.FlowTableLimits.Default.MaxConnections),
+                        MaxHeldBytesTotal = (long)Math.Max(1, result.GetValue(maxBufferedMb) ?? (int)(RdpWire.Capture.Tcp.FlowTableLimits.Default.MaxHeldBytesTotal >> 20)) << 20,
+                    },
                 };
                 if (keyLogPath is not null)
                 {

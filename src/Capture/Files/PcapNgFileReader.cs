@@ -10,7 +10,7 @@ namespace RdpWire.Capture.Files;
 /// other block is skipped by its length. Packet bytes are slices of one reusable buffer:
 /// <see cref="CapturedPacket.Data"/> is valid until the next <see cref="TryReadNext"/>.
 /// </summary>
-public sealed class PcapNgFileReader : IPacketSource, IDecryptionSecretsSource
+public sealed class PcapNgFileReader : IPacketSource, IDecryptionSecretsSource, ISkippedBlocksSource
 {
     /// <summary>draft-ietf-opsawg-pcapng section 4.1: the SHB type, a byte-order palindrome.</summary>
     public const uint SectionHeaderBlockType = 0x0A0D0D0A;
@@ -389,10 +389,16 @@ public sealed class PcapNgFileReader : IPacketSource, IDecryptionSecretsSource
     /// <summary>TLS key logs embedded in the file so far (Decryption Secrets Blocks), in file order.</summary>
     public IReadOnlyList<string> TlsKeyLogs => _tlsKeyLogs;
 
+    /// <summary>Blocks passed over, by kind (ISkippedBlocksSource).</summary>
+    public IReadOnlyDictionary<string, (long Count, long FirstOffset)> SkippedBlocks => _skipped;
+
+    private readonly Dictionary<string, (long Count, long FirstOffset)> _skipped = [];
+
     private void SkipBlock(BlockType type)
     {
         long offset = _input.Offset;
         string kind = BlockName(type);
+        _skipped[kind] = _skipped.TryGetValue(kind, out var seen) ? (seen.Count + 1, seen.FirstOffset) : (1, offset);
         uint length = Read32(_input.Span(4, 4));
         CheckLength(kind, length, MinBlockLength, offset);
         if (!_input.Skip(length - BlockTrailerLength) || !_input.EnsureAvailable(BlockTrailerLength))

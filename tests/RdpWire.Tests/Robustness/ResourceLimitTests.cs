@@ -187,4 +187,19 @@ public class ResourceLimitTests(ITestOutputHelper output)
         }
         return current;
     }
+
+    [Fact]
+    public void MaxConnectionsOption_LimitHitIsReportedAndEveryAnsweredConnectionStillDecided()
+    {
+        // port-closed holds two refused attempts; with room for one, the first is decided early.
+        var stdout = new StringWriter();
+        int exit = RdpWire.Cli.Program.Run(["analyze", "--json", "--max-connections", "1", Path.Combine(RepoPaths.FixturesDir, "port-closed.pcap")], stdout, new StringWriter());
+        Assert.Equal(0, exit);
+        using var doc = System.Text.Json.JsonDocument.Parse(stdout.ToString());
+        var limit = Assert.Single(doc.RootElement.GetProperty("findings").EnumerateArray(), f => f.GetProperty("code").GetString() == "capture.flow-limit");
+        Assert.Contains("1 were decided early", limit.GetProperty("summary").GetString(), StringComparison.Ordinal);
+        Assert.All(doc.RootElement.GetProperty("connections").EnumerateArray(),
+            c => Assert.Equal("tcp.refused", c.GetProperty("verdict").GetProperty("code").GetString()));
+        Assert.Equal(2, doc.RootElement.GetProperty("connections").GetArrayLength());
+    }
 }
