@@ -34,8 +34,43 @@ public static class Program
         {
             return CheckVerdicts(args[1]);
         }
+        if (args.Length == 1 && args[0] == "alloc")
+        {
+            return MeasureSteadyStateAllocations();
+        }
         Console.Error.WriteLine("usage: RdpWire.Bench generate OUT.pcap SIZE | verdicts CAPTURE | bdn [BenchmarkDotNet args]");
         return 2;
+    }
+
+    /// <summary>
+    /// Managed bytes allocated per packet in steady state on bulk data: one long TLS session
+    /// (tls12-success with 200 MiB of server application data), the first 20,000 packets as
+    /// warm-up, then the allocation counter over the next 100,000 packets.
+    /// </summary>
+    private static int MeasureSteadyStateAllocations()
+    {
+        string path = Path.Combine(Path.GetTempPath(), "rdpwire-bench-bulk-only.pcap");
+        if (!File.Exists(path))
+        {
+            new CaptureGenerator(FixturesDir(), [new CaptureGenerator.Template("tls12-success", 1, true)])
+                .Write(path, 1, bulkBytesPerSession: 200L << 20, TimeSpan.FromMilliseconds(10), TimeSpan.FromMicroseconds(100));
+        }
+        using var source = CaptureFile.Open(path);
+        var analyzer = new CaptureAnalyzer(path, source.Format);
+        long packets = 0, before = 0;
+        const long warmUp = 20_000, measured = 100_000;
+        while (source.TryReadNext(out var packet) && packets < warmUp + measured)
+        {
+            if (packets == warmUp)
+            {
+                before = GC.GetAllocatedBytesForCurrentThread();
+            }
+            analyzer.Process(packet);
+            packets++;
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Console.WriteLine($"{measured} bulk packets after {warmUp} of warm-up: {allocated} bytes allocated, {allocated / (double)measured:0.00} bytes per packet");
+        return 0;
     }
 
     /// <summary>Each template's own keyless verdict must be the verdict of every session generated from it.</summary>

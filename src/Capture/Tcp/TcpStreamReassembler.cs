@@ -54,6 +54,7 @@ public sealed class TcpStreamReassembler
     public PipeReader Reader => Pipe.Reader;
 
     private Pipe Pipe => _pipe ??= new Pipe(new PipeOptions(
+            pool: RecyclingMemoryPool.ForThread,
             pauseWriterThreshold: 0,
             resumeWriterThreshold: 0,
             minimumSegmentSize: 4096,
