@@ -269,7 +269,7 @@ public sealed class CaptureGenerator
             int payload = ipTotal - (tcp - ipStart) - tcpHeader;
             byte flags = p.Data[tcp + 13];
             uint next = BinaryPrimitives.ReadUInt32BigEndian(p.Data.AsSpan(tcp + 4)) + (uint)payload + ((flags & 0x02) != 0 ? 1u : 0u);
-            if (ReferenceEquals(p, at))
+            if (ReferenceEquals(p.Data, at.Data))
             {
                 if (fromClient)
                 {

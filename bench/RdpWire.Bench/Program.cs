@@ -53,13 +53,13 @@ public static class Program
         if (!File.Exists(path))
         {
             new CaptureGenerator(FixturesDir(), [new CaptureGenerator.Template("tls12-success", 1, true)])
-                .Write(path, 1, bulkBytesPerSession: 200L << 20, TimeSpan.FromMilliseconds(10), TimeSpan.FromMicroseconds(100));
+                .Write(path, 150L << 20, bulkBytesPerSession: 200L << 20, TimeSpan.FromMilliseconds(10), TimeSpan.FromMicroseconds(100));
         }
         using var source = CaptureFile.Open(path);
         var analyzer = new CaptureAnalyzer(path, source.Format);
         long packets = 0, before = 0;
         const long warmUp = 20_000, measured = 100_000;
-        while (source.TryReadNext(out var packet) && packets < warmUp + measured)
+        while (packets < warmUp + measured && source.TryReadNext(out var packet))
         {
             if (packets == warmUp)
             {
@@ -67,6 +67,11 @@ public static class Program
             }
             analyzer.Process(packet);
             packets++;
+        }
+        if (packets < warmUp + measured)
+        {
+            Console.Error.WriteLine($"{path} holds only {packets} packets");
+            return 1;
         }
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Console.WriteLine($"{measured} bulk packets after {warmUp} of warm-up: {allocated} bytes allocated, {allocated / (double)measured:0.00} bytes per packet");

@@ -155,6 +155,20 @@ public sealed class ConnectionState : IRdpStreamEvents
         return new FrameRef(frame, ticks);
     }
 
+    /// <summary>
+    /// The messages' names, each noted on the way. A loop in a method of its own, not Select(lambda):
+    /// a lambda capturing OnTlsRecord's parameters would be allocated on every record, bulk data included.
+    /// </summary>
+    private string HandshakeNames(StreamDirection direction, FrameRef at, IReadOnlyList<TlsHandshakeMessage> messages)
+    {
+        var names = new string[messages.Count];
+        for (int i = 0; i < names.Length; i++)
+        {
+            names[i] = OnHandshakeMessage(direction, at, messages[i]);
+        }
+        return string.Join(", ", names);
+    }
+
     private static string Arrow(StreamDirection d) => d == StreamDirection.ClientToServer ? "c2s" : "s2c";
 
     public void OnConnectionRequest(StreamDirection direction, StreamRange range, X224ConnectionRequest request)
@@ -285,7 +299,7 @@ public sealed class ConnectionState : IRdpStreamEvents
                 LastHandshakeRecord[d] = at;
                 if (record.HandshakeMessages.Count > 0)
                 {
-                    step = "TLS " + string.Join(", ", record.HandshakeMessages.Select(m => OnHandshakeMessage(direction, at, m)));
+                    step = "TLS " + HandshakeNames(direction, at, record.HandshakeMessages);
                 }
                 break;
             case TlsContentType.Handshake:
@@ -375,7 +389,7 @@ public sealed class ConnectionState : IRdpStreamEvents
                     Finished[d] ??= at;
                 }
                 return record.HandshakeMessages.Count == 0 ? null
-                    : "TLS (decrypted) " + string.Join(", ", record.HandshakeMessages.Select(m => OnHandshakeMessage(direction, at, m)));
+                    : "TLS (decrypted) " + HandshakeNames(direction, at, record.HandshakeMessages);
             case TlsContentType.Alert when record.AlertLevel is byte level && record.AlertDescription is byte desc:
                 Alerts.Add((at, (TcpDirection)direction, level, desc, true, false));
                 return $"TLS alert (decrypted): {TlsAlertNames.Level(level)} {TlsAlertNames.Description(desc)}";

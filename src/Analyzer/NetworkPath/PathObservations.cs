@@ -40,6 +40,8 @@ public sealed class PathObservations
         public long OffloadFrames { get; set; }
         public int LargestOffloadFrame { get; set; }
         public List<Segment> Outstanding { get; } = [];
+        /// <summary>Acknowledged segments kept for reuse: the bulk-data path allocates none per packet.</summary>
+        internal Stack<Segment> Free { get; } = new();
         /// <summary>Segments carrying no data whose sequence number is beyond the bytes seen: sent bytes that never arrived here.</summary>
         public FrameRef? FirstSequenceJump { get; set; }
         public long SequenceJumps { get; set; }
@@ -60,15 +62,33 @@ public sealed class PathObservations
     /// <summary>One data segment not yet acknowledged (sequence numbers as on the wire).</summary>
     public sealed class Segment
     {
-        public required uint Seq { get; init; }
-        public required int Length { get; init; }
-        public required int IpLength { get; init; }
-        public required FrameRef At { get; init; }
-        public required bool DontFragment { get; init; }
+        private List<long>? _retransmitFrames;
+
+        public uint Seq { get; private set; }
+        public int Length { get; private set; }
+        public int IpLength { get; private set; }
+        public FrameRef At { get; private set; }
+        public bool DontFragment { get; private set; }
         public int Retransmits { get; set; }
         public FrameRef? LastRetransmit { get; set; }
-        public List<long> RetransmitFrames { get; } = [];
+        /// <summary>Frames that retransmitted this segment (at most 16 kept).</summary>
+        public IReadOnlyList<long> RetransmitFrames => (IReadOnlyList<long>?)_retransmitFrames ?? [];
         public uint End => Seq + (uint)Length;
+
+        internal void Set(uint seq, int length, int ipLength, FrameRef at, bool df, int retransmits)
+        {
+            (Seq, Length, IpLength, At, DontFragment, Retransmits, LastRetransmit) = (seq, length, ipLength, at, df, retransmits, null);
+            _retransmitFrames?.Clear();
+        }
+
+        internal void AddRetransmitFrame(long frame)
+        {
+            _retransmitFrames ??= [];
+            if (_retransmitFrames.Count < 16)
+            {
+                _retransmitFrames.Add(frame);
+            }
+        }
     }
 
     /// <summary>Takes one TCP segment after the reassembler judged it.</summary>
@@ -112,15 +132,21 @@ public sealed class PathObservations
             if (info.Disposition is SegmentDisposition.Retransmission or SegmentDisposition.PartialRetransmission)
             {
                 me.Retransmissions++;
-                var known = me.Outstanding.Find(s => s.Seq == seq);
+                // A loop, not Find(lambda): the lambda's closure would be allocated for every data segment.
+                Segment? known = null;
+                foreach (var s in me.Outstanding)
+                {
+                    if (s.Seq == seq)
+                    {
+                        known = s;
+                        break;
+                    }
+                }
                 if (known is not null)
                 {
                     known.Retransmits++;
                     known.LastRetransmit = at;
-                    if (known.RetransmitFrames.Count < 16)
-                    {
-                        known.RetransmitFrames.Add(at.Frame);
-                    }
+                    known.AddRetransmitFrame(at.Frame);
                 }
                 else
                 {
@@ -173,9 +199,20 @@ public sealed class PathObservations
     {
         if (d.Outstanding.Count >= MaxOutstanding)
         {
+            Release(d, d.Outstanding[0]);
             d.Outstanding.RemoveAt(0);
         }
-        d.Outstanding.Add(new Segment { Seq = seq, Length = length, IpLength = ipLength, At = at, DontFragment = df, Retransmits = retransmits });
+        var segment = d.Free.Count > 0 ? d.Free.Pop() : new Segment();
+        segment.Set(seq, length, ipLength, at, df, retransmits);
+        d.Outstanding.Add(segment);
+    }
+
+    private static void Release(Direction d, Segment segment)
+    {
+        if (d.Free.Count < MaxOutstanding)
+        {
+            d.Free.Push(segment);
+        }
     }
 
     private static void Acknowledge(Direction d, uint ack)
@@ -188,6 +225,7 @@ public sealed class PathObservations
                 d.AckedSegments++;
                 d.LargestIpAcked = Math.Max(d.LargestIpAcked, s.IpLength);
                 d.Outstanding.RemoveAt(i);
+                Release(d, s);
             }
         }
     }
