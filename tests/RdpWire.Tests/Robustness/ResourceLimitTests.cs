@@ -202,4 +202,27 @@ public class ResourceLimitTests(ITestOutputHelper output)
             c => Assert.Equal("tcp.refused", c.GetProperty("verdict").GetProperty("code").GetString()));
         Assert.Equal(2, doc.RootElement.GetProperty("connections").GetArrayLength());
     }
+
+    [Fact]
+    public void HandMade_CertificateChainOverTheCaps_KeepsSixteenOfAtMost64KiBAndCountsAll()
+    {
+        // 20 small certificates and one of 70 KiB in one TLS 1.2 Certificate body.
+        var entries = new List<byte>();
+        void Add(int length)
+        {
+            entries.AddRange([(byte)(length >> 16), (byte)(length >> 8), (byte)length]);
+            entries.AddRange(new byte[length]);
+        }
+        for (int i = 0; i < 20; i++)
+        {
+            Add(10);
+        }
+        Add(70 * 1024);
+        int total = entries.Count;
+        byte[] body = [(byte)(total >> 16), (byte)(total >> 8), (byte)total, .. entries];
+        Assert.True(CertificateChain.TryParse(body, out var chain, out string? error), error);
+        Assert.Equal(21, chain.CertificatesOnWire);
+        Assert.Equal(CertificateChain.MaxCertificates, chain.Certificates.Count);
+        Assert.All(chain.Certificates, c => Assert.True(c.Length <= CertificateChain.MaxCertificateBytes));
+    }
 }
