@@ -11,6 +11,8 @@ namespace RdpWire.Analyzer;
 public sealed record AnalyzerOptions
 {
     public FlowTableLimits Limits { get; init; } = FlowTableLimits.Default;
+    /// <summary>IP reassembly caps (datagrams, bytes, fragments per datagram, timeouts).</summary>
+    public DefragmenterLimits FragmentLimits { get; init; } = DefragmenterLimits.Default;
     /// <summary>Report connections that are not RDP too (off: only port 3389 or RDP negotiation).</summary>
     public bool IncludeNonRdp { get; init; }
 
@@ -41,7 +43,7 @@ public sealed class CaptureAnalyzer
     private long _firstTicks;
     private long _lastTicks;
     private readonly Dictionary<FlowKey, UdpConnectionState> _udpFlows = [];
-    private readonly IpDefragmenter _defrag = new();
+    private readonly IpDefragmenter _defrag;
     private readonly List<IncompleteDatagram> _incompleteDatagrams = [];
     private readonly HashSet<int> _matchedDatagrams = [];
     private RdpWire.RdpParser.Tls.Decryption.TlsKeyLog? _keyLog;
@@ -67,6 +69,7 @@ public sealed class CaptureAnalyzer
         _options = options ?? new AnalyzerOptions();
         _keyLog = _options.KeyLog;
         _spool = _options.SpoolConnections ? new RdpWire.Analyzer.Report.ConnectionSpool() : null;
+        _defrag = new IpDefragmenter(_options.FragmentLimits);
         _table = new TcpFlowTable<ConnectionState>(_options.Limits, c => new ConnectionState(c, _keyLog), OnConnectionEnd, () => _nextConnectionId++);
         _summary = new CaptureSummary
         {
@@ -353,7 +356,10 @@ public sealed class CaptureAnalyzer
             Frame = d.FirstFrame,
             Time = ReportTime.Format(d.FirstTicks),
             Summary = $"IPv{d.IpVersion} datagram {d.Source} -> {d.Destination} (id 0x{d.Identification:X}, protocol {d.Protocol}) never reassembled: {IncompleteText(d.Reason)}",
-            Detail = $"{d.Fragments} fragment(s), frames {d.FirstFrame}..{d.LastFrame}, {total}. Fragments that never complete are lost on the path (a firewall dropping non-first fragments, a link losing them) or were not captured.",
+            Detail = $"{d.Fragments} fragment(s), frames {d.FirstFrame}..{d.LastFrame}, {total}. "
+                + (d.Reason is IncompleteReason.ByteCap or IncompleteReason.DatagramCap or IncompleteReason.FragmentCap
+                    ? "RdpWire's own reassembly limit was hit, not the path: raise it (--max-fragment-mb) to reassemble these datagrams."
+                    : "Fragments that never complete are lost on the path (a firewall dropping non-first fragments, a link losing them) or were not captured."),
             EvidenceFrames = d.FirstFrame == d.LastFrame ? [d.FirstFrame] : [d.FirstFrame, d.LastFrame],
             Fix =
             [

@@ -225,4 +225,24 @@ public class ResourceLimitTests(ITestOutputHelper output)
         Assert.Equal(CertificateChain.MaxCertificates, chain.Certificates.Count);
         Assert.All(chain.Certificates, c => Assert.True(c.Length <= CertificateChain.MaxCertificateBytes));
     }
+
+    [Fact]
+    public void FragmentBufferLimit_FromTheOptions_HitAndReported()
+    {
+        // fragmented-path: the router fragments the server's 1500-byte packets; with room for less
+        // than one datagram's fragments, reassembly gives up on them and the report says so.
+        AnalysisReportFor(RdpWire.Capture.Fragments.DefragmenterLimits.Default, out var normal);
+        AnalysisReportFor(RdpWire.Capture.Fragments.DefragmenterLimits.Default with { MaxBufferedBytes = 1024 }, out var capped);
+        Assert.DoesNotContain(normal.Connections.SelectMany(c => c.Findings), f => f.Code == "path.ip-fragments-incomplete");
+        var incomplete = capped.Connections.SelectMany(c => c.Findings).Where(f => f.Code == "path.ip-fragments-incomplete").ToList();
+        Assert.NotEmpty(incomplete);
+        Assert.Contains(incomplete, f => f.Detail.Contains("RdpWire's own reassembly limit was hit", StringComparison.Ordinal));
+        output.WriteLine(incomplete[0].Summary + " / " + incomplete[0].Detail);
+    }
+
+    private static void AnalysisReportFor(RdpWire.Capture.Fragments.DefragmenterLimits limits, out RdpWire.Analyzer.Report.AnalysisReport report)
+    {
+        using var source = CaptureFile.Open(Path.Combine(RepoPaths.FixturesDir, "fragmented-path.pcap"));
+        report = CaptureAnalyzer.Analyze(source, new AnalyzerOptions { FragmentLimits = limits });
+    }
 }
