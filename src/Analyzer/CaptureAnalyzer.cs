@@ -11,6 +11,9 @@ namespace RdpWire.Analyzer;
 public sealed record AnalyzerOptions
 {
     public FlowTableLimits Limits { get; init; } = FlowTableLimits.Default;
+    /// <summary>Plaintext TLS handshake messages larger than this are not reassembled (reported when hit).</summary>
+    public int MaxHandshakeMessageBytes { get; init; } = RdpWire.RdpParser.Streams.RdpStreamParser.MaxHandshakeMessageBytes;
+
     /// <summary>IP reassembly caps (datagrams, bytes, fragments per datagram, timeouts).</summary>
     public DefragmenterLimits FragmentLimits { get; init; } = DefragmenterLimits.Default;
     /// <summary>Report connections that are not RDP too (off: only port 3389 or RDP negotiation).</summary>
@@ -70,7 +73,7 @@ public sealed class CaptureAnalyzer
         _keyLog = _options.KeyLog;
         _spool = _options.SpoolConnections ? new RdpWire.Analyzer.Report.ConnectionSpool() : null;
         _defrag = new IpDefragmenter(_options.FragmentLimits);
-        _table = new TcpFlowTable<ConnectionState>(_options.Limits, c => new ConnectionState(c, _keyLog), OnConnectionEnd, () => _nextConnectionId++);
+        _table = new TcpFlowTable<ConnectionState>(_options.Limits, c => new ConnectionState(c, _keyLog, _options.MaxHandshakeMessageBytes), OnConnectionEnd, () => _nextConnectionId++);
         _summary = new CaptureSummary
         {
             Path = name,

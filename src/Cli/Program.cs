@@ -51,6 +51,7 @@ public static class Program
         var maxConnections = new Option<int?>("--max-connections") { Description = $"Connections followed at once (default {RdpWire.Capture.Tcp.FlowTableLimits.Default.MaxConnections}); beyond it the least recently active is decided early and the report says so." };
         var maxBufferedMb = new Option<int?>("--max-buffered-mb") { Description = $"Out-of-order bytes held across all connections, in MiB (default {RdpWire.Capture.Tcp.FlowTableLimits.Default.MaxHeldBytesTotal >> 20})." };
         var maxFragmentMb = new Option<int?>("--max-fragment-mb") { Description = $"IP fragments held for reassembly, in MiB (default {RdpWire.Capture.Fragments.DefragmenterLimits.Default.MaxBufferedBytes >> 20})." };
+        var maxHandshakeBytes = new Option<int?>("--max-handshake-bytes") { Description = $"TLS handshake messages reassembled up to this size (default {RdpWire.RdpParser.Streams.RdpStreamParser.MaxHandshakeMessageBytes}); larger ones are reported, not parsed." };
         var html = new Option<string?>("--html") { Description = "Also write a self-contained HTML report (sequence diagrams, certificates, findings) to this file." };
         var serverKey = new Option<string[]>("--server-key")
         {
@@ -60,7 +61,7 @@ public static class Program
         failOn.AcceptOnlyFromAmong("error", "warning");
         var command = new Command("analyze", "Analyze a capture file and print a verdict per RDP connection.")
         {
-            capture, json, all, failOn, keyLog, serverKey, html, connection, color, maxConnections, maxBufferedMb, maxFragmentMb,
+            capture, json, all, failOn, keyLog, serverKey, html, connection, color, maxConnections, maxBufferedMb, maxFragmentMb, maxHandshakeBytes,
         };
         command.SetAction(result =>
         {
@@ -78,6 +79,7 @@ public static class Program
                         MaxConnections = Math.Max(1, result.GetValue(maxConnections) ?? RdpWire.Capture.Tcp.FlowTableLimits.Default.MaxConnections),
                         MaxHeldBytesTotal = (long)Math.Max(1, result.GetValue(maxBufferedMb) ?? (int)(RdpWire.Capture.Tcp.FlowTableLimits.Default.MaxHeldBytesTotal >> 20)) << 20,
                     },
+                    MaxHandshakeMessageBytes = Math.Max(64, result.GetValue(maxHandshakeBytes) ?? RdpWire.RdpParser.Streams.RdpStreamParser.MaxHandshakeMessageBytes),
                     FragmentLimits = RdpWire.Capture.Fragments.DefragmenterLimits.Default with
                     {
                         MaxBufferedBytes = (long)Math.Max(1, result.GetValue(maxFragmentMb) ?? (int)(RdpWire.Capture.Fragments.DefragmenterLimits.Default.MaxBufferedBytes >> 20)) << 20,

@@ -26,9 +26,11 @@ public sealed class ConnectionState : IRdpStreamEvents
     private const int EncryptedAlertLength = 19;
     private const int MaxSynsRemembered = 16;
 
-    public ConnectionState(TcpConnection connection, RdpWire.RdpParser.Tls.Decryption.TlsKeyLog? keyLog = null)
+    public ConnectionState(TcpConnection connection, RdpWire.RdpParser.Tls.Decryption.TlsKeyLog? keyLog = null,
+        int maxHandshakeMessageBytes = RdpStreamParser.MaxHandshakeMessageBytes)
     {
         Connection = connection;
+        Tls = new TlsSessionState { MaxHandshakeMessageBytes = maxHandshakeMessageBytes };
         if (keyLog is not null)
         {
             Tls.Decryption = new RdpWire.RdpParser.Tls.Decryption.TlsDecryptionSession(keyLog);
@@ -47,7 +49,7 @@ public sealed class ConnectionState : IRdpStreamEvents
     public NetworkPath.PathObservations Path { get; } = new();
 
     /// <summary>The TLS state both directions' parsers share (who encrypts from when).</summary>
-    public TlsSessionState Tls { get; } = new();
+    public TlsSessionState Tls { get; }
 
     // TLS handshake content (plaintext part)
     public ClientHello? ClientHelloMessage { get; private set; }

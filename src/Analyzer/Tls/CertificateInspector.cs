@@ -77,6 +77,14 @@ public static class CertificateInspector
 
     private static Inspected InspectUncached(byte[] der, DateTime captureTimeUtc)
     {
+        if (!RdpWire.RdpParser.DerNesting.WithinDepth(der))
+        {
+            return new Inspected(new CertificateReport
+            {
+                Sha256 = Convert.ToHexString(SHA256.HashData(der)),
+                DecodeError = $"the certificate's ASN.1 nests deeper than {RdpWire.RdpParser.DerNesting.DefaultMaxDepth} levels: not decoded (RdpWire's ASN.1 nesting limit)",
+            }, null, ["not a decodable X.509 certificate"]);
+        }
         // X509Certificate2 decodes lazily: a corrupt extension or key throws on first access, so
         // the whole judgment runs under one guard and a broken certificate becomes a finding.
         try

@@ -178,6 +178,12 @@ public sealed class TsRequest
     /// </summary>
     public static bool TryParse(ReadOnlySpan<byte> der, [NotNullWhen(true)] out TsRequest? request, out string? error)
     {
+        if (!DerNesting.WithinDepth(der))
+        {
+            request = null;
+            error = $"the TSRequest nests deeper than {DerNesting.DefaultMaxDepth} levels: not decoded (RdpWire's ASN.1 nesting limit)";
+            return false;
+        }
         request = null;
         switch (TryGetFrameLength(der, out int length))
         {

@@ -41,7 +41,7 @@ public sealed class RdpStreamParser
     private long _recordStart;
     private TlsRecordSummary _pendingRecord;
 
-    /// <summary>A plaintext handshake message larger than this is not reassembled (certificate chains are far smaller).</summary>
+    /// <summary>Default cap: a plaintext handshake message larger than this is not reassembled (certificate chains are far smaller).</summary>
     public const int MaxHandshakeMessageBytes = 256 * 1024;
 
     /// <param name="tls">Shared by the two directions of one connection, so each knows when the other encrypts.</param>
@@ -190,7 +190,7 @@ public sealed class RdpStreamParser
             return;
         }
         int needed = _handshakeLength + (int)bytes.Length;
-        if (needed > MaxHandshakeMessageBytes + 4)
+        if (needed > _tls.MaxHandshakeMessageBytes + 4)
         {
             _handshakeBroken = true;
             ReleaseHandshake();
@@ -219,7 +219,7 @@ public sealed class RdpStreamParser
         {
             var span = _handshake.AsSpan(at, _handshakeLength - at);
             int length = (span[1] << 16) | (span[2] << 8) | span[3];
-            if (length > MaxHandshakeMessageBytes)
+            if (length > _tls.MaxHandshakeMessageBytes)
             {
                 _handshakeBroken = true;
                 break;
@@ -260,7 +260,7 @@ public sealed class RdpStreamParser
             {
                 Type = (TlsHandshakeType)255,
                 Length = -1,
-                Error = $"a handshake message exceeds the {MaxHandshakeMessageBytes}-byte limit; the rest of this direction's handshake is not parsed",
+                Error = $"a handshake message exceeds the {_tls.MaxHandshakeMessageBytes}-byte limit; the rest of this direction's handshake is not parsed",
             });
             return messages;
         }

@@ -74,6 +74,9 @@ public sealed class TlsSessionState
     public bool ClientEncrypting { get; set; }
     public bool AwaitingSecondClientHello { get; set; }
 
+    /// <summary>Handshake messages larger than this are not reassembled (a limit, reported when hit).</summary>
+    public int MaxHandshakeMessageBytes { get; init; } = Streams.RdpStreamParser.MaxHandshakeMessageBytes;
+
     /// <summary>Set when a key log is given: decrypts this connection's records.</summary>
     public Decryption.TlsDecryptionSession? Decryption { get; set; }
 

@@ -167,9 +167,12 @@ public class ResourceLimitTests(ITestOutputHelper output)
         var blob = Nested(10_000);
         var clock = Stopwatch.StartNew();
         Assert.False(TsRequest.TryParse(blob, out _, out string? error));
-        Assert.NotNull(error);
+        Assert.Contains("ASN.1 nesting limit", error, StringComparison.Ordinal);
         var inspected = RdpWire.Analyzer.Tls.CertificateInspector.Inspect(blob, DateTime.UtcNow);
-        Assert.NotNull(inspected.Report.DecodeError);
+        Assert.Contains("ASN.1 nesting limit", inspected.Report.DecodeError, StringComparison.Ordinal);
+        // Just inside the limit, the walk lets the decoders judge the encoding themselves.
+        Assert.True(RdpWire.RdpParser.DerNesting.WithinDepth(Nested(RdpWire.RdpParser.DerNesting.DefaultMaxDepth)));
+        Assert.False(RdpWire.RdpParser.DerNesting.WithinDepth(Nested(RdpWire.RdpParser.DerNesting.DefaultMaxDepth + 1)));
         clock.Stop();
         output.WriteLine($"10000-deep ASN.1: {clock.Elapsed.TotalMilliseconds:F1} ms; TSRequest: {error}; certificate: {inspected.Report.DecodeError}");
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed}");
@@ -244,5 +247,17 @@ public class ResourceLimitTests(ITestOutputHelper output)
     {
         using var source = CaptureFile.Open(Path.Combine(RepoPaths.FixturesDir, "fragmented-path.pcap"));
         report = CaptureAnalyzer.Analyze(source, new AnalyzerOptions { FragmentLimits = limits });
+    }
+
+    [Fact]
+    public void HandshakeMessageLimit_FromTheCommandLine_HitOnARealCertificateFlightAndReported()
+    {
+        // cert-expired-tls12's Certificate message is 835 bytes: with a 512-byte limit it is not parsed, and the report says why.
+        var stdout = new StringWriter();
+        int exit = RdpWire.Cli.Program.Run(["analyze", "--json", "--max-handshake-bytes", "512", Path.Combine(RepoPaths.FixturesDir, "cert-expired-tls12.pcap")], stdout, new StringWriter());
+        Assert.Equal(0, exit);
+        string json = stdout.ToString();
+        Assert.Contains("exceeds the 512-byte limit", json, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"code\": \"tls.cert-expired\"", json, StringComparison.Ordinal);
     }
 }
