@@ -11,8 +11,8 @@ namespace RdpWire.Analyzer;
 public sealed record AnalyzerOptions
 {
     public FlowTableLimits Limits { get; init; } = FlowTableLimits.Default;
-    /// <summary>Plaintext TLS handshake messages larger than this are not reassembled (reported when hit).</summary>
-    public int MaxHandshakeMessageBytes { get; init; } = RdpWire.RdpParser.Streams.RdpStreamParser.MaxHandshakeMessageBytes;
+    /// <summary>What the protocol parsers take in at most (handshake messages, certificates, ASN.1 nesting).</summary>
+    public RdpWire.RdpParser.RdpParserLimits ParserLimits { get; init; } = RdpWire.RdpParser.RdpParserLimits.Default;
 
     /// <summary>IP reassembly caps (datagrams, bytes, fragments per datagram, timeouts).</summary>
     public DefragmenterLimits FragmentLimits { get; init; } = DefragmenterLimits.Default;
@@ -73,7 +73,7 @@ public sealed class CaptureAnalyzer
         _keyLog = _options.KeyLog;
         _spool = _options.SpoolConnections ? new RdpWire.Analyzer.Report.ConnectionSpool() : null;
         _defrag = new IpDefragmenter(_options.FragmentLimits);
-        _table = new TcpFlowTable<ConnectionState>(_options.Limits, c => new ConnectionState(c, _keyLog, _options.MaxHandshakeMessageBytes), OnConnectionEnd, () => _nextConnectionId++);
+        _table = new TcpFlowTable<ConnectionState>(_options.Limits, c => new ConnectionState(c, _keyLog, _options.ParserLimits), OnConnectionEnd, () => _nextConnectionId++);
         _summary = new CaptureSummary
         {
             Path = name,

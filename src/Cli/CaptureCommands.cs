@@ -151,6 +151,9 @@ public static class CaptureCommands
         {
             stderr.WriteLine($"rdpwire: warning: {warning}");
         }
+        // Ctrl-C and SIGTERM stop the capture cleanly; registered before the "capturing" line a caller may wait for.
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; source.Stop(); });
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; source.Stop(); });
         stderr.WriteLine($"rdpwire: capturing on {options.Interface} ({LinkTypeNames.Name(source.LinkType)}, snaplen {source.Snaplen}), filter: {options.Filter}{(writePath is null ? "" : $"; writing {writePath}")}; Ctrl-C stops");
         stderr.Flush();
 
@@ -183,8 +186,6 @@ public static class CaptureCommands
             }
         };
 
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; source.Stop(); });
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; source.Stop(); });
         var clock = Stopwatch.StartNew();
         try
         {

@@ -51,7 +51,12 @@ public static class Program
         var maxConnections = new Option<int?>("--max-connections") { Description = $"Connections followed at once (default {RdpWire.Capture.Tcp.FlowTableLimits.Default.MaxConnections}); beyond it the least recently active is decided early and the report says so." };
         var maxBufferedMb = new Option<int?>("--max-buffered-mb") { Description = $"Out-of-order bytes held across all connections, in MiB (default {RdpWire.Capture.Tcp.FlowTableLimits.Default.MaxHeldBytesTotal >> 20})." };
         var maxFragmentMb = new Option<int?>("--max-fragment-mb") { Description = $"IP fragments held for reassembly, in MiB (default {RdpWire.Capture.Fragments.DefragmenterLimits.Default.MaxBufferedBytes >> 20})." };
-        var maxHandshakeBytes = new Option<int?>("--max-handshake-bytes") { Description = $"TLS handshake messages reassembled up to this size (default {RdpWire.RdpParser.Streams.RdpStreamParser.MaxHandshakeMessageBytes}); larger ones are reported, not parsed." };
+        var maxHandshakeBytes = new Option<int?>("--max-handshake-bytes") { Description = $"TLS handshake messages reassembled up to this size (default {RdpWire.RdpParser.RdpParserLimits.Default.MaxHandshakeMessageBytes}); larger ones are reported, not parsed." };
+        var maxCertificates = new Option<int?>("--max-certificates") { Description = $"Certificates of a chain kept for inspection (default {RdpWire.RdpParser.RdpParserLimits.Default.MaxCertificates}); all are counted." };
+        var maxCertificateBytes = new Option<int?>("--max-certificate-bytes") { Description = $"Largest certificate kept for inspection (default {RdpWire.RdpParser.RdpParserLimits.Default.MaxCertificateBytes})." };
+        var maxAsn1Depth = new Option<int?>("--max-asn1-depth") { Description = $"DER nesting accepted in TSRequests and certificates (default {RdpWire.RdpParser.RdpParserLimits.Default.MaxAsn1Depth})." };
+        var maxBufferedPerFlowKb = new Option<int?>("--max-buffered-per-flow-kb") { Description = $"Out-of-order bytes held per direction of a connection, in KiB (default {RdpWire.Capture.Tcp.FlowTableLimits.Default.MaxHeldBytesPerDirection >> 10})." };
+        var maxFragmentsPerDatagram = new Option<int?>("--max-fragments-per-datagram") { Description = $"Fragments one IP datagram may have (default {RdpWire.Capture.Fragments.DefragmenterLimits.Default.MaxFragmentsPerDatagram})." };
         var html = new Option<string?>("--html") { Description = "Also write a self-contained HTML report (sequence diagrams, certificates, findings) to this file." };
         var serverKey = new Option<string[]>("--server-key")
         {
@@ -62,6 +67,7 @@ public static class Program
         var command = new Command("analyze", "Analyze a capture file and print a verdict per RDP connection.")
         {
             capture, json, all, failOn, keyLog, serverKey, html, connection, color, maxConnections, maxBufferedMb, maxFragmentMb, maxHandshakeBytes,
+            maxCertificates, maxCertificateBytes, maxAsn1Depth, maxBufferedPerFlowKb, maxFragmentsPerDatagram,
         };
         command.SetAction(result =>
         {
@@ -77,12 +83,20 @@ public static class Program
                     Limits = RdpWire.Capture.Tcp.FlowTableLimits.Default with
                     {
                         MaxConnections = Math.Max(1, result.GetValue(maxConnections) ?? RdpWire.Capture.Tcp.FlowTableLimits.Default.MaxConnections),
+                        MaxHeldBytesPerDirection = Math.Max(1, result.GetValue(maxBufferedPerFlowKb) ?? (RdpWire.Capture.Tcp.FlowTableLimits.Default.MaxHeldBytesPerDirection >> 10)) << 10,
                         MaxHeldBytesTotal = (long)Math.Max(1, result.GetValue(maxBufferedMb) ?? (int)(RdpWire.Capture.Tcp.FlowTableLimits.Default.MaxHeldBytesTotal >> 20)) << 20,
                     },
-                    MaxHandshakeMessageBytes = Math.Max(64, result.GetValue(maxHandshakeBytes) ?? RdpWire.RdpParser.Streams.RdpStreamParser.MaxHandshakeMessageBytes),
+                    ParserLimits = RdpWire.RdpParser.RdpParserLimits.Default with
+                    {
+                        MaxHandshakeMessageBytes = Math.Max(64, result.GetValue(maxHandshakeBytes) ?? RdpWire.RdpParser.RdpParserLimits.Default.MaxHandshakeMessageBytes),
+                        MaxCertificates = Math.Max(1, result.GetValue(maxCertificates) ?? RdpWire.RdpParser.RdpParserLimits.Default.MaxCertificates),
+                        MaxCertificateBytes = Math.Max(64, result.GetValue(maxCertificateBytes) ?? RdpWire.RdpParser.RdpParserLimits.Default.MaxCertificateBytes),
+                        MaxAsn1Depth = Math.Clamp(result.GetValue(maxAsn1Depth) ?? RdpWire.RdpParser.RdpParserLimits.Default.MaxAsn1Depth, 4, 1024),
+                    },
                     FragmentLimits = RdpWire.Capture.Fragments.DefragmenterLimits.Default with
                     {
                         MaxBufferedBytes = (long)Math.Max(1, result.GetValue(maxFragmentMb) ?? (int)(RdpWire.Capture.Fragments.DefragmenterLimits.Default.MaxBufferedBytes >> 20)) << 20,
+                        MaxFragmentsPerDatagram = Math.Max(1, result.GetValue(maxFragmentsPerDatagram) ?? RdpWire.Capture.Fragments.DefragmenterLimits.Default.MaxFragmentsPerDatagram),
                     },
                 };
                 if (keyLogPath is not null)

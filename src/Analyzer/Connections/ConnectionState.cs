@@ -27,10 +27,10 @@ public sealed class ConnectionState : IRdpStreamEvents
     private const int MaxSynsRemembered = 16;
 
     public ConnectionState(TcpConnection connection, RdpWire.RdpParser.Tls.Decryption.TlsKeyLog? keyLog = null,
-        int maxHandshakeMessageBytes = RdpStreamParser.MaxHandshakeMessageBytes)
+        RdpWire.RdpParser.RdpParserLimits? limits = null)
     {
         Connection = connection;
-        Tls = new TlsSessionState { MaxHandshakeMessageBytes = maxHandshakeMessageBytes };
+        Tls = new TlsSessionState { Limits = limits ?? RdpWire.RdpParser.RdpParserLimits.Default };
         if (keyLog is not null)
         {
             Tls.Decryption = new RdpWire.RdpParser.Tls.Decryption.TlsDecryptionSession(keyLog);

@@ -26,7 +26,8 @@ public static partial class VerdictEngine
             return [];
         }
         var when = new DateTime(at.Ticks, DateTimeKind.Utc);
-        return chain.Certificates.Select(der => CertificateInspector.Inspect(der, when)).ToList();
+        int maxDepth = s.Tls.Limits.MaxAsn1Depth;
+        return chain.Certificates.Select(der => CertificateInspector.Inspect(der, when, maxDepth)).ToList();
     }
 
     private static TlsReport? TlsSummary(ConnectionState s, IReadOnlyList<CertificateInspector.Inspected> certificates)
@@ -363,6 +364,14 @@ public static partial class VerdictEngine
                     $"ServerHello in frame {F(s.ServerHello!.Value)}: {why}.",
                     Frames(s.ServerHello), severity: "warning"));
             }
+        }
+        if (s.Certificates is { } chain && s.CertificateAt is { } certAt && chain.Certificates.Count < chain.CertificatesOnWire)
+        {
+            var limits = s.Tls.Limits;
+            ctx.Report.Findings.Add(Make(ctx, "tls.malformed", certAt,
+                $"{chain.CertificatesOnWire - chain.Certificates.Count} of the server's {chain.CertificatesOnWire} certificate(s) not inspected: over RdpWire's limits",
+                $"Frame {F(certAt)}: the chain holds {chain.CertificatesOnWire} certificate(s); RdpWire keeps at most {limits.MaxCertificates}, each of at most {limits.MaxCertificateBytes} bytes (--max-certificates, --max-certificate-bytes). The others are counted, not judged.",
+                Frames(certAt), severity: "info"));
         }
         foreach (var (errorAt, from, error) in s.HandshakeErrors)
         {

@@ -54,9 +54,10 @@ public static class CertificateInspector
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Inspected> Decoded = new();
     private const int MaxCached = 4096;
 
-    public static Inspected Inspect(byte[] der, DateTime captureTimeUtc)
+    public static Inspected Inspect(byte[] der, DateTime captureTimeUtc, int maxAsn1Depth = RdpWire.RdpParser.DerNesting.DefaultMaxDepth)
     {
-        string key = Convert.ToHexString(SHA256.HashData(der));
+        // The nesting limit decides whether a certificate is decoded at all: it is part of the key.
+        string key = Convert.ToHexString(SHA256.HashData(der)) + "/" + maxAsn1Depth.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (Decoded.TryGetValue(key, out var known))
         {
             // Only the validity judgment depends on the capture's time.
@@ -66,7 +67,7 @@ public static class CertificateInspector
                 NotYetValid = captureTimeUtc < known.NotBeforeUtc,
             };
         }
-        var inspected = InspectUncached(der, captureTimeUtc);
+        var inspected = InspectUncached(der, captureTimeUtc, maxAsn1Depth);
         if (Decoded.Count >= MaxCached)
         {
             Decoded.Clear();
@@ -75,14 +76,14 @@ public static class CertificateInspector
         return inspected;
     }
 
-    private static Inspected InspectUncached(byte[] der, DateTime captureTimeUtc)
+    private static Inspected InspectUncached(byte[] der, DateTime captureTimeUtc, int maxAsn1Depth)
     {
-        if (!RdpWire.RdpParser.DerNesting.WithinDepth(der))
+        if (!RdpWire.RdpParser.DerNesting.WithinDepth(der, maxAsn1Depth))
         {
             return new Inspected(new CertificateReport
             {
                 Sha256 = Convert.ToHexString(SHA256.HashData(der)),
-                DecodeError = $"the certificate's ASN.1 nests deeper than {RdpWire.RdpParser.DerNesting.DefaultMaxDepth} levels: not decoded (RdpWire's ASN.1 nesting limit)",
+                DecodeError = $"the certificate's ASN.1 nests deeper than {maxAsn1Depth} levels: not decoded (RdpWire's ASN.1 nesting limit)",
             }, null, ["not a decodable X.509 certificate"]);
         }
         // X509Certificate2 decodes lazily: a corrupt extension or key throws on first access, so

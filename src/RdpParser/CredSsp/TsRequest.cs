@@ -176,12 +176,13 @@ public sealed class TsRequest
     /// Parses one TSRequest from the start of <paramref name="der"/>. Returns false with a reason
     /// for truncated, oversized or malformed input; never throws.
     /// </summary>
-    public static bool TryParse(ReadOnlySpan<byte> der, [NotNullWhen(true)] out TsRequest? request, out string? error)
+    public static bool TryParse(ReadOnlySpan<byte> der, [NotNullWhen(true)] out TsRequest? request, out string? error,
+        int maxDepth = DerNesting.DefaultMaxDepth)
     {
-        if (!DerNesting.WithinDepth(der))
+        if (!DerNesting.WithinDepth(der, maxDepth))
         {
             request = null;
-            error = $"the TSRequest nests deeper than {DerNesting.DefaultMaxDepth} levels: not decoded (RdpWire's ASN.1 nesting limit)";
+            error = $"the TSRequest nests deeper than {maxDepth} levels: not decoded (RdpWire's ASN.1 nesting limit)";
             return false;
         }
         request = null;

@@ -190,7 +190,7 @@ public sealed class RdpStreamParser
             return;
         }
         int needed = _handshakeLength + (int)bytes.Length;
-        if (needed > _tls.MaxHandshakeMessageBytes + 4)
+        if (needed > _tls.Limits.MaxHandshakeMessageBytes + 4)
         {
             _handshakeBroken = true;
             ReleaseHandshake();
@@ -219,7 +219,7 @@ public sealed class RdpStreamParser
         {
             var span = _handshake.AsSpan(at, _handshakeLength - at);
             int length = (span[1] << 16) | (span[2] << 8) | span[3];
-            if (length > _tls.MaxHandshakeMessageBytes)
+            if (length > _tls.Limits.MaxHandshakeMessageBytes)
             {
                 _handshakeBroken = true;
                 break;
@@ -228,7 +228,7 @@ public sealed class RdpStreamParser
             {
                 break;
             }
-            var message = TlsHandshakeMessage.Parse((TlsHandshakeType)span[0], span.Slice(4, length));
+            var message = TlsHandshakeMessage.Parse((TlsHandshakeType)span[0], span.Slice(4, length), limits: _tls.Limits);
             (messages ??= []).Add(message);
             if (_tls.Decryption is { } decryption)
             {
@@ -260,7 +260,7 @@ public sealed class RdpStreamParser
             {
                 Type = (TlsHandshakeType)255,
                 Length = -1,
-                Error = $"a handshake message exceeds the {_tls.MaxHandshakeMessageBytes}-byte limit; the rest of this direction's handshake is not parsed",
+                Error = $"a handshake message exceeds the {_tls.Limits.MaxHandshakeMessageBytes}-byte limit; the rest of this direction's handshake is not parsed",
             });
             return messages;
         }
@@ -537,7 +537,7 @@ public sealed class RdpStreamParser
                     bool finished = false;
                     while (r.TryReadU8(out byte type) && r.TryReadVector24(out var body))
                     {
-                        messages.Add(TlsHandshakeMessage.Parse((TlsHandshakeType)type, body, _tls.IsTls13));
+                        messages.Add(TlsHandshakeMessage.Parse((TlsHandshakeType)type, body, _tls.IsTls13, _tls.Limits));
                         finished |= (TlsHandshakeType)type == TlsHandshakeType.Finished;
                     }
                     _events.OnTlsRecord(_direction, range, summary with { HandshakeMessages = messages });
@@ -599,7 +599,7 @@ public sealed class RdpStreamParser
             return 0;
         }
         byte[] der = rest.Slice(0, length).ToArray();
-        if (CredSsp.TsRequest.TryParse(der, out var request, out string? error))
+        if (CredSsp.TsRequest.TryParse(der, out var request, out string? error, _tls.Limits.MaxAsn1Depth))
         {
             _sawCredSsp = true;
             _events.OnCredSsp(_direction, OuterOr(Offset, Offset + length), request);

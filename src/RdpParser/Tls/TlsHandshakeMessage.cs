@@ -35,11 +35,11 @@ public sealed class TlsHandshakeMessage
     };
 
     /// <summary>Reads the typed body of the messages the analyzer needs; others keep only type and length.</summary>
-    public static TlsHandshakeMessage Parse(TlsHandshakeType type, ReadOnlySpan<byte> body, bool tls13 = false)
+    public static TlsHandshakeMessage Parse(TlsHandshakeType type, ReadOnlySpan<byte> body, bool tls13 = false, RdpParserLimits? limits = null)
     {
         if (tls13 && type == TlsHandshakeType.Certificate)
         {
-            CertificateChain.TryParse13(body, out var chain13, out string? error13);
+            CertificateChain.TryParse13(body, out var chain13, out string? error13, limits);
             return new TlsHandshakeMessage { Type = type, Length = body.Length, Certificates = chain13, Error = error13 };
         }
         string? error = null;
@@ -52,7 +52,7 @@ public sealed class TlsHandshakeMessage
                 ServerHello.TryParse(body, out var sh, out error);
                 return new TlsHandshakeMessage { Type = type, Length = body.Length, ServerHello = sh, Error = error };
             case TlsHandshakeType.Certificate:
-                CertificateChain.TryParse(body, out var chain, out error);
+                CertificateChain.TryParse(body, out var chain, out error, limits);
                 return new TlsHandshakeMessage { Type = type, Length = body.Length, Certificates = chain, Error = error };
             default:
                 return new TlsHandshakeMessage { Type = type, Length = body.Length };
@@ -74,8 +74,8 @@ public sealed class TlsSessionState
     public bool ClientEncrypting { get; set; }
     public bool AwaitingSecondClientHello { get; set; }
 
-    /// <summary>Handshake messages larger than this are not reassembled (a limit, reported when hit).</summary>
-    public int MaxHandshakeMessageBytes { get; init; } = Streams.RdpStreamParser.MaxHandshakeMessageBytes;
+    /// <summary>What the parsers of this connection take in at most.</summary>
+    public RdpParserLimits Limits { get; init; } = RdpParserLimits.Default;
 
     /// <summary>Set when a key log is given: decrypts this connection's records.</summary>
     public Decryption.TlsDecryptionSession? Decryption { get; set; }

@@ -197,8 +197,9 @@ public sealed class CertificateChain
     public int CertificatesOnWire { get; private set; }
 
     /// <summary>RFC 8446 4.4.2: certificate_request_context, then entries of cert_data and extensions.</summary>
-    public static bool TryParse13(ReadOnlySpan<byte> body, out CertificateChain chain, out string? error)
+    public static bool TryParse13(ReadOnlySpan<byte> body, out CertificateChain chain, out string? error, RdpParserLimits? limits = null)
     {
+        limits ??= RdpParserLimits.Default;
         chain = new CertificateChain();
         var r = new TlsSpanReader(body);
         if (!r.TryReadVector8(out _) || !r.TryReadVector24(out var list))
@@ -215,7 +216,7 @@ public sealed class CertificateChain
                 return false;
             }
             chain.CertificatesOnWire++;
-            if (chain.Certificates.Count < MaxCertificates && der.Length <= MaxCertificateBytes)
+            if (chain.Certificates.Count < limits.MaxCertificates && der.Length <= limits.MaxCertificateBytes)
             {
                 chain.Certificates.Add(der.ToArray());
             }
@@ -224,8 +225,9 @@ public sealed class CertificateChain
         return true;
     }
 
-    public static bool TryParse(ReadOnlySpan<byte> body, out CertificateChain chain, out string? error)
+    public static bool TryParse(ReadOnlySpan<byte> body, out CertificateChain chain, out string? error, RdpParserLimits? limits = null)
     {
+        limits ??= RdpParserLimits.Default;
         chain = new CertificateChain();
         var r = new TlsSpanReader(body);
         if (!r.TryReadVector24(out var list))
@@ -242,7 +244,7 @@ public sealed class CertificateChain
                 return false;
             }
             chain.CertificatesOnWire++;
-            if (chain.Certificates.Count < MaxCertificates && der.Length <= MaxCertificateBytes)
+            if (chain.Certificates.Count < limits.MaxCertificates && der.Length <= limits.MaxCertificateBytes)
             {
                 chain.Certificates.Add(der.ToArray());
             }

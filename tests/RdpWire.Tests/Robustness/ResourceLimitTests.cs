@@ -260,4 +260,24 @@ public class ResourceLimitTests(ITestOutputHelper output)
         Assert.Contains("exceeds the 512-byte limit", json, StringComparison.Ordinal);
         Assert.DoesNotContain("\"code\": \"tls.cert-expired\"", json, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("--max-asn1-depth", "4", "ASN.1 nesting limit")]
+    [InlineData("--max-certificate-bytes", "100", "not inspected: over RdpWire's limits")]
+    [InlineData("--max-certificates", "1", "")]
+    public void ParserLimits_FromTheCommandLine_HitOnARealCertificateAndReported(string option, string value, string expected)
+    {
+        var stdout = new StringWriter();
+        int exit = RdpWire.Cli.Program.Run(["analyze", "--json", option, value, Path.Combine(RepoPaths.FixturesDir, "cert-expired-tls12.pcap")], stdout, new StringWriter());
+        Assert.Equal(0, exit);
+        string json = stdout.ToString();
+        if (expected.Length == 0)
+        {
+            // One certificate on the wire fits a limit of one: nothing is lost, the verdict stands.
+            Assert.Contains("\"code\": \"tls.cert-expired\"", json, StringComparison.Ordinal);
+            return;
+        }
+        Assert.Contains(expected, json, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"code\": \"tls.cert-expired\"", json, StringComparison.Ordinal);
+    }
 }
