@@ -19,7 +19,7 @@ public class FuzzTests(ITestOutputHelper output)
     [Fact]
     public void ShortBudget_EveryMutationKind_NoCrashNoHangNoRunawayAllocation()
     {
-        double seconds = double.TryParse(Environment.GetEnvironmentVariable("RDPWIRE_FUZZ_SECONDS"), System.Globalization.CultureInfo.InvariantCulture, out double s) ? s : 45;
+        double seconds = double.TryParse(Environment.GetEnvironmentVariable("RDPWIRE_FUZZ_SECONDS"), System.Globalization.CultureInfo.InvariantCulture, out double s) ? s : 100;
         int seed = int.TryParse(Environment.GetEnvironmentVariable("RDPWIRE_FUZZ_SEED"), out int sd) ? sd : 20261122;
         string saveDir = Path.Combine(Path.GetTempPath(), $"rdpwire-fuzz-{seed}");
         var result = Fuzzer.Run(new Fuzzer.Options
