@@ -35,8 +35,7 @@ public static class AnnotateCommand
             {
                 if (result.GetValue(keyLog) is { } keyLogPath)
                 {
-                    using var reader = File.OpenText(keyLogPath);
-                    options = options with { KeyLog = RdpWire.RdpParser.Tls.Decryption.TlsKeyLog.Parse(reader) };
+                    options = options with { KeyLog = RdpWire.RdpParser.Tls.Decryption.TlsKeyLog.Load(keyLogPath) };
                 }
                 using var source = CaptureFile.Open(inPath);
                 report = CaptureAnalyzer.Analyze(source, options);

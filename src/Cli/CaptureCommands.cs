@@ -64,8 +64,7 @@ public static class CaptureCommands
             {
                 try
                 {
-                    using var reader = File.OpenText(keyLogPath);
-                    analyzerOptions = analyzerOptions with { KeyLog = RdpWire.RdpParser.Tls.Decryption.TlsKeyLog.Parse(reader) };
+                    analyzerOptions = analyzerOptions with { KeyLog = RdpWire.RdpParser.Tls.Decryption.TlsKeyLog.Load(keyLogPath) };
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {

@@ -101,8 +101,7 @@ public static class Program
                 };
                 if (keyLogPath is not null)
                 {
-                    using var reader = File.OpenText(keyLogPath);
-                    options = options with { KeyLog = RdpWire.RdpParser.Tls.Decryption.TlsKeyLog.Parse(reader) };
+                    options = options with { KeyLog = RdpWire.RdpParser.Tls.Decryption.TlsKeyLog.Load(keyLogPath) };
                 }
                 foreach (string keyPath in result.GetValue(serverKey) ?? [])
                 {

@@ -157,12 +157,7 @@ public static class Fuzzer
         foreach (string path in Directory.GetFiles(dir).Where(p => p.EndsWith(".pcap", StringComparison.Ordinal) || p.EndsWith(".pcapng", StringComparison.Ordinal)).Order())
         {
             string keyLog = Path.ChangeExtension(path, ".keylog");
-            TlsKeyLog? keys = null;
-            if (File.Exists(keyLog))
-            {
-                using var reader = File.OpenText(keyLog);
-                keys = TlsKeyLog.Parse(reader);
-            }
+            TlsKeyLog? keys = File.Exists(keyLog) ? TlsKeyLog.Load(keyLog) : null;
             seeds.Add(new SeedCapture(Path.GetFileName(path), File.ReadAllBytes(path), keys));
         }
         if (seeds.Count == 0)

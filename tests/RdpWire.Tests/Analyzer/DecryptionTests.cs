@@ -18,8 +18,7 @@ public class DecryptionTests
         var options = new AnalyzerOptions();
         if (keyLogName is not null)
         {
-            using var reader = File.OpenText(Path.Combine(RepoPaths.FixturesDir, keyLogName));
-            options = options with { KeyLog = TlsKeyLog.Parse(reader) };
+            options = options with { KeyLog = TlsKeyLog.Load(Path.Combine(RepoPaths.FixturesDir, keyLogName)) };
         }
         if (serverKeyName is not null)
         {

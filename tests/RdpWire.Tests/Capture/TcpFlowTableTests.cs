@@ -15,7 +15,7 @@ public class TcpFlowTableTests
         ushort clientPort = 50000, byte[]? payload = null)
     {
         payload ??= [];
-        long ticks = new DateTime(2026, 11, 22, 0, 0, 0, DateTimeKind.Utc).Ticks + (long)(seconds * TimeSpan.TicksPerSecond);
+        long ticks = TicksAt(seconds);
         return new DecodedPacket
         {
             Packet = new CapturedPacket(frame, ticks, LinkType.Raw, 0, 40 + payload.Length, new byte[40 + payload.Length]),
@@ -99,10 +99,7 @@ public class TcpFlowTableTests
     {
         var ended = new List<string>();
         var table = Table(ended);
-        var (c, _) = table.Lookup(Segment(1, 0, true, TcpFlags.Syn, 100))!.Value;
-        c.Process(Segment(1, 0, true, TcpFlags.Syn, 100));
-        table.Lookup(Segment(2, 0.001, false, TcpFlags.Rst | TcpFlags.Ack, 0));
-        c.Process(Segment(2, 0.001, false, TcpFlags.Rst | TcpFlags.Ack, 0));
+        var c = RefusedConnection(table);
         Assert.True(c.IsClosed);
         table.MarkClosed(c);
 
@@ -125,10 +122,7 @@ public class TcpFlowTableTests
     {
         var ended = new List<string>();
         var table = Table(ended);
-        var (c, _) = table.Lookup(Segment(1, 0, true, TcpFlags.Syn, 100))!.Value;
-        c.Process(Segment(1, 0, true, TcpFlags.Syn, 100));
-        table.Lookup(Segment(2, 0.001, false, TcpFlags.Rst | TcpFlags.Ack, 0));
-        c.Process(Segment(2, 0.001, false, TcpFlags.Rst | TcpFlags.Ack, 0));
+        var c = RefusedConnection(table);
         table.MarkClosed(c);
         // A segment of the client 1.9 s later: the same connection, and the linger starts over.
         Assert.Same(c, table.Lookup(Segment(3, 1.9, true, TcpFlags.Ack, 101))!.Value.Connection);
@@ -136,6 +130,16 @@ public class TcpFlowTableTests
         Assert.Empty(ended);
         table.Advance(TicksAt(4.0));
         Assert.Equal(["1:Closed"], ended);
+    }
+
+    /// <summary>A SYN answered by RST 1 ms later, both through the table and the connection.</summary>
+    private static TcpConnection RefusedConnection(TcpFlowTable<List<string>> table)
+    {
+        var (c, _) = table.Lookup(Segment(1, 0, true, TcpFlags.Syn, 100))!.Value;
+        c.Process(Segment(1, 0, true, TcpFlags.Syn, 100));
+        table.Lookup(Segment(2, 0.001, false, TcpFlags.Rst | TcpFlags.Ack, 0));
+        c.Process(Segment(2, 0.001, false, TcpFlags.Rst | TcpFlags.Ack, 0));
+        return c;
     }
 
     private static long TicksAt(double seconds) =>

@@ -24,13 +24,7 @@ public readonly record struct TlsCipherSuiteKeys(ushort Suite, TlsBulkCipher Cip
     public bool IsAead => Cipher is TlsBulkCipher.AesGcm or TlsBulkCipher.ChaCha20Poly1305;
 
     /// <summary>HMAC output length of a block-cipher suite (20, 32 or 48); 0 for AEAD suites.</summary>
-    public int MacLength => MacHash.Name switch
-    {
-        "SHA1" => 20,
-        "SHA256" => 32,
-        "SHA384" => 48,
-        _ => 0,
-    };
+    public int MacLength => TlsKeySchedule.HashLength(MacHash);
 
     public int BlockSize => Cipher == TlsBulkCipher.TripleDesCbc ? 8 : 16;
 

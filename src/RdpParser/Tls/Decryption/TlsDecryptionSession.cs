@@ -121,7 +121,7 @@ public sealed class TlsDecryptionSession : IDisposable
             if (_secrets?.ClientHandshakeTrafficSecret is { } c && _secrets.ServerHandshakeTrafficSecret is { } s)
             {
                 // RFC 8446 7.1: every traffic secret is as long as the suite's hash.
-                int hashLength = HashLength(suite.PrfHash);
+                int hashLength = TlsKeySchedule.HashLength(suite.PrfHash);
                 var wrong = new[] { c, s, _secrets.ClientTrafficSecret0, _secrets.ServerTrafficSecret0 }.FirstOrDefault(x => x is not null && x.Length != hashLength);
                 if (wrong is not null)
                 {
@@ -160,13 +160,6 @@ public sealed class TlsDecryptionSession : IDisposable
         (_current[0], _current[1]) = TlsRecordDecryptor.FromMasterSecret(suite, ServerHello.NegotiatedVersion,
             ServerHello.Extensions.Contains(EncryptThenMac), master, ClientHello.Random, ServerHello.Random);
     }
-
-    private static int HashLength(HashAlgorithmName hash) => hash.Name switch
-    {
-        "SHA384" => 48,
-        "SHA512" => 64,
-        _ => 32,
-    };
 
     /// <summary>RSA key exchange: decrypt the EncryptedPreMasterSecret with the server key whose modulus is the certificate's.</summary>
     private byte[]? MasterSecretFromServerKey(TlsCipherSuiteKeys suite)

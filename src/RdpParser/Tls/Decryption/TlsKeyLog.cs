@@ -47,6 +47,13 @@ public sealed class TlsKeyLog
         ServerKeys.Add(rsa);
     }
 
+    /// <summary>Reads a key log file (IOException and UnauthorizedAccessException as the file system raises them).</summary>
+    public static TlsKeyLog Load(string path)
+    {
+        using var reader = File.OpenText(path);
+        return Parse(reader);
+    }
+
     public static TlsKeyLog Parse(TextReader reader)
     {
         var log = new TlsKeyLog();

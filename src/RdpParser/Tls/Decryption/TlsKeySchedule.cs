@@ -14,6 +14,16 @@ public static class TlsKeySchedule
     public const ushort Tls12 = 0x0303;
     public const int MasterSecretLength = 48;
 
+    /// <summary>Output length of the hashes TLS suites name (MAC, PRF, HKDF); 0 for none.</summary>
+    public static int HashLength(HashAlgorithmName hash) => hash.Name switch
+    {
+        "SHA1" => 20,
+        "SHA256" => 32,
+        "SHA384" => 48,
+        "SHA512" => 64,
+        _ => 0,
+    };
+
     /// <summary>PRF(secret, label, seed) for the negotiated version: MD5/SHA-1 below TLS 1.2, the suite's hash from 1.2 on.</summary>
     public static byte[] Prf(ushort version, HashAlgorithmName hash, byte[] secret, string label, ReadOnlySpan<byte> seed, int length)
     {
