@@ -60,53 +60,57 @@ public sealed class CaptureGenerator
     public IReadOnlyList<Template> Templates => _templates.Select(t => t.Template).ToList();
 
     /// <summary>
-    /// Writes about <paramref name="targetBytes"/> of capture. A new session starts every
-    /// <paramref name="sessionSpacing"/>; a bulk session carries <paramref name="bulkBytesPerSession"/>
-    /// of server data at one segment per <paramref name="segmentSpacing"/>, so about
-    /// bulk duration / spacing sessions run at once. Returns the sessions per template.
+    /// Writes about <paramref name="targetBytes"/> of capture with <paramref name="concurrentSessions"/>
+    /// sessions open at once from start to end, as on a gateway: the first ones start
+    /// <paramref name="startSpacing"/> apart, and each session that ends is replaced by a new one,
+    /// so the mix of open connections (and the analyzer's state) is the same at every size once the
+    /// first wave is running. A bulk session carries <paramref name="bulkBytesPerSession"/> of server
+    /// data at one segment per <paramref name="segmentSpacing"/>. Returns the sessions per template.
     /// </summary>
     public Dictionary<string, int> Write(string path, long targetBytes, long bulkBytesPerSession,
-        TimeSpan sessionSpacing, TimeSpan segmentSpacing)
+        int concurrentSessions, TimeSpan startSpacing, TimeSpan segmentSpacing)
     {
         var counts = _templates.ToDictionary(t => t.Template.Name, _ => 0);
         using var output = new BufferedStream(File.Create(path), 1 << 20);
         WriteFileHeader(output);
-        long written = 24;
         var queue = new PriorityQueue<IEnumerator<Packet>, long>();
         long start = new DateTime(2026, 11, 22, 9, 0, 0, DateTimeKind.Utc).Ticks;
         int totalWeight = _templates.Sum(t => t.Template.Weight);
         int session = 0;
-        long nextStart = start;
         // Bytes the started sessions will write in all: new sessions start only while it is below the target.
         long committed = 24;
         var header = new byte[16];
-        while (true)
+
+        void StartSession(long at)
         {
-            // Start every session whose time has come before writing later packets.
-            while (committed < targetBytes && (queue.Count == 0 || queue.TryPeek(out _, out long due) && nextStart <= due))
+            if (committed >= targetBytes)
             {
-                int pick = _random.Next(totalWeight), index = 0;
-                while (pick >= _templates[index].Template.Weight)
-                {
-                    pick -= _templates[index].Template.Weight;
-                    index++;
-                }
-                var (template, packets) = _templates[index];
-                var e = Session(index, packets, template.Bulk ? bulkBytesPerSession : 0, session, nextStart, segmentSpacing).GetEnumerator();
-                if (e.MoveNext())
-                {
-                    queue.Enqueue(e, e.Current.Ticks);
-                }
-                counts[template.Name]++;
-                committed += packets.Sum(p => 16L + p.Data.Length)
-                    + (template.Bulk ? BulkPayload(bulkBytesPerSession) / MaxSegment * (16 + EthernetHeader + 40 + MaxSegment + (16 + EthernetHeader + 40) / 2) : 0);
-                session++;
-                nextStart += sessionSpacing.Ticks;
+                return;
             }
-            if (!queue.TryDequeue(out var next, out _))
+            int pick = _random.Next(totalWeight), index = 0;
+            while (pick >= _templates[index].Template.Weight)
             {
-                break;
+                pick -= _templates[index].Template.Weight;
+                index++;
             }
+            var (template, packets) = _templates[index];
+            var e = Session(index, packets, template.Bulk ? bulkBytesPerSession : 0, session, at, segmentSpacing).GetEnumerator();
+            if (e.MoveNext())
+            {
+                queue.Enqueue(e, e.Current.Ticks);
+            }
+            counts[template.Name]++;
+            committed += packets.Sum(p => 16L + p.Data.Length)
+                + (template.Bulk ? BulkPayload(bulkBytesPerSession) / MaxSegment * (16 + EthernetHeader + 40 + MaxSegment + (16 + EthernetHeader + 40) / 2) : 0);
+            session++;
+        }
+
+        for (int i = 0; i < concurrentSessions; i++)
+        {
+            StartSession(start + i * startSpacing.Ticks);
+        }
+        while (queue.TryDequeue(out var next, out _))
+        {
             var packet = next.Current;
             long micros = (packet.Ticks - DateTime.UnixEpoch.Ticks) / 10;
             BinaryPrimitives.WriteUInt32LittleEndian(header, (uint)(micros / 1_000_000));
@@ -115,10 +119,14 @@ public sealed class CaptureGenerator
             BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(12), (uint)packet.Data.Length);
             output.Write(header);
             output.Write(packet.Data);
-            written += 16 + packet.Data.Length;
             if (next.MoveNext())
             {
                 queue.Enqueue(next, next.Current.Ticks);
+            }
+            else
+            {
+                // This session's last packet: another client connects in its place.
+                StartSession(packet.Ticks + startSpacing.Ticks);
             }
         }
         return counts;

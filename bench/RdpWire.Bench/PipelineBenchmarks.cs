@@ -23,7 +23,7 @@ public class PipelineBenchmarks
         if (!File.Exists(path) || new FileInfo(path).Length < (60L << 20))
         {
             new CaptureGenerator(Program.FixturesDir(), CaptureGenerator.DefaultTemplates)
-                .Write(path, 64L << 20, 4L << 20, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(1));
+                .Write(path, 64L << 20, 4L << 20, concurrentSessions: 64, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(1));
         }
         _capture = File.ReadAllBytes(path);
     }

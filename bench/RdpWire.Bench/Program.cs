@@ -23,10 +23,10 @@ public static class Program
         {
             var generator = new CaptureGenerator(FixturesDir(), CaptureGenerator.DefaultTemplates);
             long size = ParseSize(args[2]);
-            // ~1.5 MiB of server data per successful session, a new session every 5 ms, a segment
-            // every 2 ms: each session's bulk lasts ~2 s, so a few hundred sessions run at once.
-            var counts = generator.Write(args[1], size, bulkBytesPerSession: 3L << 19,
-                sessionSpacing: TimeSpan.FromMilliseconds(5), segmentSpacing: TimeSpan.FromMilliseconds(2));
+            // 256 sessions open at once (each one that ends is replaced), ~1.5 MiB of server data per
+            // successful session at a segment every 2 ms: a gateway with a few hundred users.
+            var counts = generator.Write(args[1], size, bulkBytesPerSession: 3L << 19, concurrentSessions: 256,
+                startSpacing: TimeSpan.FromMilliseconds(5), segmentSpacing: TimeSpan.FromMilliseconds(2));
             Console.WriteLine($"wrote {args[1]}: {new FileInfo(args[1]).Length:N0} bytes, {counts.Values.Sum()} sessions ({string.Join(", ", counts.Select(c => $"{c.Key} {c.Value}"))})");
             return 0;
         }
@@ -53,7 +53,7 @@ public static class Program
         if (!File.Exists(path))
         {
             new CaptureGenerator(FixturesDir(), [new CaptureGenerator.Template("tls12-success", 1, true)])
-                .Write(path, 150L << 20, bulkBytesPerSession: 200L << 20, TimeSpan.FromMilliseconds(10), TimeSpan.FromMicroseconds(100));
+                .Write(path, 150L << 20, bulkBytesPerSession: 200L << 20, concurrentSessions: 1, TimeSpan.FromMilliseconds(10), TimeSpan.FromMicroseconds(100));
         }
         using var source = CaptureFile.Open(path);
         var analyzer = new CaptureAnalyzer(path, source.Format);

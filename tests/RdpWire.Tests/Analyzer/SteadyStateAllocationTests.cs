@@ -20,7 +20,7 @@ public class SteadyStateAllocationTests
         try
         {
             new CaptureGenerator(RepoPaths.FixturesDir, [new CaptureGenerator.Template("tls12-success", 1, true)])
-                .Write(path, 30L << 20, bulkBytesPerSession: 40L << 20, TimeSpan.FromMilliseconds(10), TimeSpan.FromMicroseconds(100));
+                .Write(path, 30L << 20, bulkBytesPerSession: 40L << 20, concurrentSessions: 1, TimeSpan.FromMilliseconds(10), TimeSpan.FromMicroseconds(100));
             using var source = CaptureFile.Open(path);
             var analyzer = new CaptureAnalyzer(path, source.Format);
             const int warmUp = 5_000, measured = 20_000;
