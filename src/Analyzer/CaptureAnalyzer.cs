@@ -258,7 +258,7 @@ public sealed class CaptureAnalyzer
         }
         if (info.Disposition is SegmentDisposition.InOrder or SegmentDisposition.PartialRetransmission)
         {
-            Feed(state, info.Direction);
+            Feed(state, info.Direction, p.Payload.Span);
         }
         if (conn.IsClosed)
         {
@@ -462,16 +462,35 @@ public sealed class CaptureAnalyzer
     }
 
     /// <summary>Lets the direction's parser consume what the reassembler delivered.</summary>
-    private static void Feed(ConnectionState state, TcpDirection direction)
+    /// <param name="payload">The current segment's payload, when it is in this direction: bytes the
+    /// reassembler deferred (see <see cref="TcpStreamReassembler.DeferDelivery"/>) are taken from it.</param>
+    private static void Feed(ConnectionState state, TcpDirection direction, ReadOnlySpan<byte> payload = default)
     {
         var stream = state.Connection.Stream(direction);
+        bool deferred = stream.TakeDeferred(out int skip, out int length);
         if (!state.Following || stream.Ignoring)
         {
+            stream.DeferDelivery = false;
             return;
         }
         var parser = state.Parser(direction);
-        parser.Drain(stream.Reader);
+        if (deferred)
+        {
+            // Bulk session data: opaque records are skipped straight from the packet, without the pipe.
+            var bytes = payload.Slice(skip, length);
+            int taken = parser.TakeDirect(bytes);
+            stream.WriteDeferredRest(bytes[taken..]);
+            if (taken < bytes.Length)
+            {
+                parser.Drain(stream.Reader);
+            }
+        }
+        else
+        {
+            parser.Drain(stream.Reader);
+        }
         stream.Frames.TrimBefore(parser.Offset);
+        stream.DeferDelivery = parser.CanTakeDirect && parser.Offset == stream.NextOffset && stream.Gaps.Count == 0;
 
         // Not RDP on a non-RDP port: stop copying its bytes.
         if (direction == TcpDirection.ClientToServer && state.Connection.Server.Port != RdpPort

@@ -80,6 +80,35 @@ public sealed class TcpStreamReassembler
 
     public long HeldBytes => _heldBytes;
 
+    /// <summary>
+    /// Set by the consumer when it can take the next bytes straight from the packet (the pipe is
+    /// empty and they may be opaque records it skips by length). An in-order segment that then
+    /// arrives with nothing held and nothing cut is not copied into the pipe: it is left pending
+    /// for <see cref="TakeDeferred"/>, and whatever the consumer does not take goes to the pipe
+    /// through <see cref="WriteDeferredRest"/> before anything else can.
+    /// </summary>
+    public bool DeferDelivery { get; set; }
+
+    private int _deferredSkip = -1;
+    private int _deferredLength;
+
+    /// <summary>The pending in-order bytes of the current segment: <paramref name="skip"/> bytes into its payload, <paramref name="length"/> long.</summary>
+    public bool TakeDeferred(out int skip, out int length)
+    {
+        (skip, length) = (_deferredSkip, _deferredLength);
+        _deferredSkip = -1;
+        return skip >= 0;
+    }
+
+    /// <summary>Puts the pending bytes the consumer did not take into the pipe.</summary>
+    public void WriteDeferredRest(ReadOnlySpan<byte> rest)
+    {
+        if (!rest.IsEmpty)
+        {
+            WriteToPipe(rest);
+        }
+    }
+
     /// <summary>Sets the stream start from a SYN: the first data byte has sequence number isn + 1.</summary>
     public void SetInitialSequence(uint isn)
     {
@@ -130,7 +159,11 @@ public sealed class TcpStreamReassembler
         }
 
         int skip = -rel;
-        Deliver(payload, skip, wireLength, frame, ticks);
+        if (_deferredSkip >= 0)
+        {
+            throw new InvalidOperationException("the previous segment's deferred bytes were not taken");
+        }
+        Deliver(payload, skip, wireLength, frame, ticks, defer: DeferDelivery && _held.Count == 0);
         DrainHeld();
         return skip > 0 ? SegmentDisposition.PartialRetransmission : SegmentDisposition.InOrder;
     }
@@ -182,30 +215,42 @@ public sealed class TcpStreamReassembler
         _pipe?.Reader.Complete();
     }
 
-    private void Deliver(ReadOnlySpan<byte> payload, int skip, int wireLength, long frame, long ticks)
+    private void Deliver(ReadOnlySpan<byte> payload, int skip, int wireLength, long frame, long ticks, bool defer = false)
     {
         int captured = Math.Max(0, payload.Length - skip);
+        int missing = wireLength - skip - captured;
         if (captured > 0 && !Ignoring)
         {
-            var writer = Pipe.Writer;
-            payload.Slice(skip, captured).CopyTo(writer.GetSpan(captured));
-            writer.Advance(captured);
-            var flush = writer.FlushAsync();
-            if (!flush.IsCompleted)
+            if (defer && missing <= 0)
             {
-                // Cannot happen with pauseWriterThreshold 0; never block the packet loop.
-                throw new InvalidOperationException("reassembly pipe applied back-pressure");
+                (_deferredSkip, _deferredLength) = (skip, captured);
+            }
+            else
+            {
+                WriteToPipe(payload.Slice(skip, captured));
             }
             DeliveredBytes += captured;
         }
         Advance(captured);
         Frames.Add(NextOffset, frame, ticks);
-        int missing = wireLength - skip - captured;
         if (missing > 0)
         {
             // Snaplen cut the segment: these bytes were on the wire but not in the capture.
             _gaps.Add(new StreamGap(NextOffset, missing, frame));
             Advance(missing);
+        }
+    }
+
+    private void WriteToPipe(ReadOnlySpan<byte> bytes)
+    {
+        var writer = Pipe.Writer;
+        bytes.CopyTo(writer.GetSpan(bytes.Length));
+        writer.Advance(bytes.Length);
+        var flush = writer.FlushAsync();
+        if (!flush.IsCompleted)
+        {
+            // Cannot happen with pauseWriterThreshold 0; never block the packet loop.
+            throw new InvalidOperationException("reassembly pipe applied back-pressure");
         }
     }
 

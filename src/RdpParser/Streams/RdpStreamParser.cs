@@ -91,6 +91,55 @@ public sealed class RdpStreamParser
     }
 
     /// <summary>
+    /// True when the next stream bytes may be handed to <see cref="TakeDirect"/> instead of the
+    /// pipe: an outer TLS stream between records or inside a record it neither collects nor
+    /// decrypts. <see cref="TakeDirect"/> still takes only what it can frame by itself.
+    /// </summary>
+    public bool CanTakeDirect => !_inner && _inTls && !_inStandardSecurity
+        && (_mode == Mode.Framing || (_mode == Mode.SkippingTlsRecord && !_collectHandshake && !_collectCipher));
+
+    /// <summary>
+    /// The skip path for bulk session data: consumes in-order stream bytes straight from a TCP
+    /// segment, with nothing buffered in the pipe before them, while they are application-data
+    /// records this connection cannot decrypt (RFC 5246 6.2.1: each is skipped by its length).
+    /// Stops at the first byte it cannot frame alone (a record header cut by the segment's end,
+    /// or any other record type) and returns the bytes consumed; the caller puts the rest in the
+    /// pipe, where <see cref="Drain"/> parses them as usual. The events are the same either way.
+    /// </summary>
+    public int TakeDirect(ReadOnlySpan<byte> bytes)
+    {
+        int pos = 0;
+        while (pos < bytes.Length && CanTakeDirect)
+        {
+            if (_mode == Mode.Framing)
+            {
+                if (!TlsRecordHeader.TryRead(bytes[pos..], out var header) || header.ContentType != TlsContentType.ApplicationData
+                    || !header.IsValid || _tls.Decryption?.For(_direction) is not null || !Encrypting(header.ContentType))
+                {
+                    break;
+                }
+                _collectHandshake = false;
+                _collectCipher = false;
+                _headerBytesLeft = TlsRecordHeader.Size;
+                _pendingRecord = new TlsRecordSummary(header, null, null, null, true, []);
+                _recordStart = Offset;
+                _skipRemaining = TlsRecordHeader.Size + header.Length;
+                _mode = Mode.SkippingTlsRecord;
+            }
+            int n = (int)Math.Min(_skipRemaining, bytes.Length - pos);
+            _skipRemaining -= n;
+            Offset += n;
+            pos += n;
+            if (_skipRemaining == 0)
+            {
+                _events.OnTlsRecord(_direction, new StreamRange(_recordStart, Offset), _pendingRecord);
+                _mode = Mode.Framing;
+            }
+        }
+        return pos;
+    }
+
+    /// <summary>
     /// A hole in the stream at <paramref name="gapOffset"/>: complete messages before it were
     /// already parsed; nothing after it can be framed with certainty, so the parser stops.
     /// </summary>

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Buffers;
 
 namespace RdpWire.RdpParser.Tls;
@@ -57,6 +58,18 @@ public readonly record struct TlsRecordHeader(TlsContentType ContentType, ushort
         reader.TryReadBigEndian(out short version);
         reader.TryReadBigEndian(out short length);
         header = new TlsRecordHeader((TlsContentType)type, (ushort)version, (ushort)length);
+        return true;
+    }
+
+    /// <summary>Reads the 5-byte header at the start of <paramref name="bytes"/>; false when fewer bytes are there.</summary>
+    public static bool TryRead(ReadOnlySpan<byte> bytes, out TlsRecordHeader header)
+    {
+        if (bytes.Length < Size)
+        {
+            header = default;
+            return false;
+        }
+        header = new TlsRecordHeader((TlsContentType)bytes[0], BinaryPrimitives.ReadUInt16BigEndian(bytes[1..]), BinaryPrimitives.ReadUInt16BigEndian(bytes[3..]));
         return true;
     }
 
