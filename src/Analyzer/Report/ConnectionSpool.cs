@@ -31,6 +31,18 @@ public sealed class ConnectionSpool : IDisposable
     /// <summary>Every spooled report in id order, deserialized one at a time.</summary>
     public IEnumerable<ConnectionReport> ReadAll()
     {
+        foreach (var json in ReadAllJson())
+        {
+            yield return JsonSerializer.Deserialize<ConnectionReport>(json.Span, ReportJson.Compact)!;
+        }
+    }
+
+    /// <summary>
+    /// Every spooled report's compact JSON in id order; each buffer is valid until the next is
+    /// read. Writing these is cheaper than deserializing them (see <see cref="ReportJson.Write"/>).
+    /// </summary>
+    public IEnumerable<ReadOnlyMemory<byte>> ReadAllJson()
+    {
         _file.Flush();
         var order = _index.OrderBy(e => e.Id).ToList();
         var buffer = Array.Empty<byte>();
@@ -42,7 +54,7 @@ public sealed class ConnectionSpool : IDisposable
             }
             _file.Seek(offset, SeekOrigin.Begin);
             _file.ReadExactly(buffer, 0, length);
-            yield return JsonSerializer.Deserialize<ConnectionReport>(buffer.AsSpan(0, length), ReportJson.Compact)!;
+            yield return buffer.AsMemory(0, length);
         }
     }
 

@@ -34,15 +34,110 @@ public static class ReportJson
         writer.WritePropertyName("capture");
         JsonSerializer.Serialize(writer, report.Capture, Options);
         writer.WriteStartArray("connections");
-        foreach (var c in report.AllConnections())
+        if (report.Spool is { } spool)
         {
-            JsonSerializer.Serialize(writer, c, Options);
-            writer.Flush();
+            foreach (var json in spool.ReadAllJson())
+            {
+                Transcribe(json.Span, writer);
+                writer.Flush();
+            }
+        }
+        else
+        {
+            foreach (var c in report.Connections)
+            {
+                JsonSerializer.Serialize(writer, c, Options);
+                writer.Flush();
+            }
         }
         writer.WriteEndArray();
         writer.WritePropertyName("findings");
         JsonSerializer.Serialize(writer, report.Findings, Options);
         writer.WriteEndObject();
+    }
+
+    /// <summary>
+    /// Writes one value's compact JSON (made with <see cref="Compact"/>) token by token, so the
+    /// writer lays it out at its own depth and indentation: the same bytes as serializing the
+    /// object there, without rebuilding it (the writer escapes with the same encoder, and
+    /// integers and shortest round-trip doubles format the same).
+    /// </summary>
+    public static void Transcribe(ReadOnlySpan<byte> compactJson, Utf8JsonWriter writer)
+    {
+        var reader = new Utf8JsonReader(compactJson, new JsonReaderOptions { MaxDepth = 256 });
+        while (reader.Read())
+        {
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.StartObject:
+                    writer.WriteStartObject();
+                    break;
+                case JsonTokenType.EndObject:
+                    writer.WriteEndObject();
+                    break;
+                case JsonTokenType.StartArray:
+                    writer.WriteStartArray();
+                    break;
+                case JsonTokenType.EndArray:
+                    writer.WriteEndArray();
+                    break;
+                case JsonTokenType.PropertyName:
+                    if (reader.ValueIsEscaped)
+                    {
+                        writer.WritePropertyName(reader.GetString()!);
+                    }
+                    else
+                    {
+                        writer.WritePropertyName(reader.ValueSpan);
+                    }
+                    break;
+                case JsonTokenType.String:
+                    WriteString(ref reader, writer);
+                    break;
+                case JsonTokenType.Number:
+                    if (reader.TryGetInt64(out long whole))
+                    {
+                        writer.WriteNumberValue(whole);
+                    }
+                    else if (reader.TryGetUInt64(out ulong large))
+                    {
+                        writer.WriteNumberValue(large);
+                    }
+                    else
+                    {
+                        // Shortest round-trip text, as the serializer wrote it.
+                        writer.WriteNumberValue(reader.GetDouble());
+                    }
+                    break;
+                case JsonTokenType.True:
+                    writer.WriteBooleanValue(true);
+                    break;
+                case JsonTokenType.False:
+                    writer.WriteBooleanValue(false);
+                    break;
+                case JsonTokenType.Null:
+                    writer.WriteNullValue();
+                    break;
+            }
+        }
+    }
+
+    /// <summary>A string value, unescaped and escaped again by the writer (same encoder, same bytes).</summary>
+    private static void WriteString(ref Utf8JsonReader reader, Utf8JsonWriter writer)
+    {
+        if (!reader.ValueIsEscaped)
+        {
+            writer.WriteStringValue(reader.ValueSpan);
+            return;
+        }
+        byte[]? rented = null;
+        Span<byte> buffer = reader.ValueSpan.Length <= 512 ? stackalloc byte[512] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(reader.ValueSpan.Length));
+        int length = reader.CopyString(buffer);
+        writer.WriteStringValue(buffer[..length]);
+        if (rented is not null)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
     }
 
     /// <summary>One line per connection, for streaming output.</summary>
