@@ -95,7 +95,12 @@ public static class ReportJson
                     WriteString(ref reader, writer);
                     break;
                 case JsonTokenType.Number:
-                    if (reader.TryGetInt64(out long whole))
+                    if (reader.ValueSpan.IndexOfAny(".eE"u8) >= 0 || reader.ValueSpan.SequenceEqual("-0"u8))
+                    {
+                        // A double (shortest round-trip text, as the serializer wrote it; -0 stays -0).
+                        writer.WriteNumberValue(reader.GetDouble());
+                    }
+                    else if (reader.TryGetInt64(out long whole))
                     {
                         writer.WriteNumberValue(whole);
                     }
@@ -105,7 +110,6 @@ public static class ReportJson
                     }
                     else
                     {
-                        // Shortest round-trip text, as the serializer wrote it.
                         writer.WriteNumberValue(reader.GetDouble());
                     }
                     break;

@@ -40,6 +40,41 @@ public class ReportStreamingTests
         Assert.Equal(expected, Streamed(spooled));
     }
 
+    private sealed record Awkward(string Text, string? Missing, double Ratio, double Tiny, double Huge, long Negative,
+        ulong Beyond, bool Flag, int[] Numbers, string[] Texts, Dictionary<string, string> Names, Awkward? Child);
+
+    [Fact]
+    public void Transcribe_SameBytesAsSerializingInPlace_ForEscapesUnicodeLongStringsAndNumbers()
+    {
+        // Hand-made values at the edges of the token copy: escapes, non-ASCII, strings longer than
+        // its stack buffer, doubles, integers beyond long, nesting, dictionary keys needing escapes.
+        string longText = string.Concat(Enumerable.Repeat("\"<é>\\\u0001 ", 200));
+        var value = new Awkward("quote \" back \\ tab \t nl \n bell \u0007 é 漢 😀 <script>", null, 0.1, 1e-7, 1.7976931348623157e308,
+            long.MinValue, ulong.MaxValue, true, [1, -2, 3], ["a", longText, ""],
+            new() { ["plain"] = "x", ["needs \"escape\"\n"] = longText },
+            new Awkward("child", "here", 2.5, -0.0, 12345.678, -1, 0, false, [], [], [], null));
+        byte[] compact = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(value, ReportJson.Compact);
+
+        Assert.Equal(InArray(w => System.Text.Json.JsonSerializer.Serialize(w, value, ReportJson.Options)),
+            InArray(w => ReportJson.Transcribe(compact, w)));
+    }
+
+    /// <summary>Writes one value inside {"list":[ ... ]}, indented, as the report's connections are.</summary>
+    private static string InArray(Action<System.Text.Json.Utf8JsonWriter> write)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer, new System.Text.Json.JsonWriterOptions { Indented = true, Encoder = ReportJson.Options.Encoder }))
+        {
+            writer.WriteStartObject();
+            writer.WriteStartArray("list");
+            write(writer);
+            write(writer);
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
     private static string Streamed(AnalysisReport report)
     {
         using var buffer = new MemoryStream();
