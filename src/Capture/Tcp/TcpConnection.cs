@@ -22,6 +22,20 @@ public readonly record struct FlowKey(Endpoint Low, Endpoint High, byte Protocol
             || (a.Address.Value == b.Address.Value && a.Port <= b.Port);
         return aFirst ? new FlowKey(a, b, protocol) : new FlowKey(b, a, protocol);
     }
+
+    // Looked up for every packet: compare and hash the primitive fields directly instead of
+    // through the nested records' comparers. HashCode is seeded per process, so a capture cannot
+    // be crafted to make the flow table's keys collide.
+    public bool Equals(FlowKey other) =>
+        Low.Address.Value == other.Low.Address.Value && High.Address.Value == other.High.Address.Value
+        && Low.Port == other.Low.Port && High.Port == other.High.Port && Protocol == other.Protocol
+        && Low.Address.IsIPv6 == other.Low.Address.IsIPv6 && High.Address.IsIPv6 == other.High.Address.IsIPv6;
+
+    public override int GetHashCode()
+    {
+        UInt128 low = Low.Address.Value, high = High.Address.Value;
+        return HashCode.Combine((ulong)low, (ulong)(low >> 64), (ulong)high, (ulong)(high >> 64), Low.Port, High.Port, Protocol);
+    }
 }
 
 /// <summary>What one TCP segment was, seen from its connection.</summary>

@@ -96,12 +96,15 @@ public sealed class TcpFlowTable<TState> where TState : class
         Advance(now);
 
         bool pureSyn = (p.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn;
-        if (!pureSyn && _recentlyClosed.ContainsKey(key) && !_flows.ContainsKey(key))
+        if (!_flows.TryGetValue(key, out var entry))
         {
-            LateSegments++;
-            return null;
+            if (!pureSyn && _recentlyClosed.ContainsKey(key))
+            {
+                LateSegments++;
+                return null;
+            }
         }
-        if (_flows.TryGetValue(key, out var entry))
+        else
         {
             var c = entry.Connection;
             bool reused = pureSyn && (c.IsClosed || (c.ClientIsn is uint isn && isn != p.Sequence)
