@@ -1,6 +1,7 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 
 namespace RdpWire.Analyzer.Report;
 
@@ -13,6 +14,9 @@ public static class ReportJson
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
         WriteIndented = true,
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        // Compile-time metadata (ReportJsonContext): no reflection, and far less to JIT before
+        // the first report is written. Anything else still serializes by reflection.
+        TypeInfoResolver = JsonTypeInfoResolver.Combine(ReportJsonContext.Default, new DefaultJsonTypeInfoResolver()),
     };
 
     public static readonly JsonSerializerOptions Compact = new(Options) { WriteIndented = false };
@@ -146,4 +150,14 @@ public static class ReportJson
 
     /// <summary>One line per connection, for streaming output.</summary>
     public static string SerializeLine(ConnectionReport connection) => JsonSerializer.Serialize(connection, Compact);
+}
+
+/// <summary>The report types' JSON metadata, generated at build time (same contract as <see cref="ReportJson.Options"/>).</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
+[JsonSerializable(typeof(AnalysisReport))]
+[JsonSerializable(typeof(ConnectionReport))]
+[JsonSerializable(typeof(CaptureSummary))]
+[JsonSerializable(typeof(List<Finding>))]
+internal sealed partial class ReportJsonContext : JsonSerializerContext
+{
 }
