@@ -490,7 +490,13 @@ public sealed class CaptureAnalyzer
             parser.Drain(stream.Reader);
         }
         stream.Frames.TrimBefore(parser.Offset);
-        stream.DeferDelivery = parser.CanTakeDirect && parser.Offset == stream.NextOffset && stream.Gaps.Count == 0;
+        bool defer = parser.CanTakeDirect && parser.Offset == stream.NextOffset && stream.Gaps.Count == 0;
+        if (defer && !stream.DeferDelivery)
+        {
+            // Everything delivered was consumed: the pipe is empty until a record needs it again.
+            stream.ReleaseEmptyPipe();
+        }
+        stream.DeferDelivery = defer;
 
         // Not RDP on a non-RDP port: stop copying its bytes.
         if (direction == TcpDirection.ClientToServer && state.Connection.Server.Port != RdpPort

@@ -31,10 +31,27 @@ public readonly record struct FlowKey(Endpoint Low, Endpoint High, byte Protocol
         && Low.Port == other.Low.Port && High.Port == other.High.Port && Protocol == other.Protocol
         && Low.Address.IsIPv6 == other.Low.Address.IsIPv6 && High.Address.IsIPv6 == other.High.Address.IsIPv6;
 
-    public override int GetHashCode()
+    public override int GetHashCode() => Hash(0);
+
+    /// <summary>
+    /// 64 bits standing for the key where keeping the whole key would cost too much: two
+    /// differently salted seeded hashes, so two flows share one with probability about 2^-64
+    /// and a capture cannot be crafted to make them collide.
+    /// </summary>
+    public ulong Fingerprint() => (ulong)(uint)Hash(1) << 32 | (uint)Hash(2);
+
+    private int Hash(int salt)
     {
         UInt128 low = Low.Address.Value, high = High.Address.Value;
-        return HashCode.Combine((ulong)low, (ulong)(low >> 64), (ulong)high, (ulong)(high >> 64), Low.Port, High.Port, Protocol);
+        var h = new HashCode();
+        h.Add(salt);
+        h.Add((ulong)low);
+        h.Add((ulong)(low >> 64));
+        h.Add((ulong)high);
+        h.Add((ulong)(high >> 64));
+        h.Add(Low.Port << 16 | High.Port);
+        h.Add(Protocol);
+        return h.ToHashCode();
     }
 }
 

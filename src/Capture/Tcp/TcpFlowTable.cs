@@ -58,8 +58,10 @@ public sealed class TcpFlowTable<TState> where TState : class
     private long _lastSweepTicks;
     private long _lastClosingSweepTicks;
     private readonly Queue<(FlowKey Key, Entry Entry)> _closing = new();
-    private readonly Dictionary<FlowKey, long> _recentlyClosed = [];
-    private readonly Queue<(FlowKey Key, long Ticks)> _recentlyClosedOrder = new();
+    // Keyed by a 64-bit fingerprint of the flow, not the 112-byte key: a busy capture closes
+    // tens of thousands of connections within ClosedMemory, and this is all that remains of them.
+    private readonly Dictionary<ulong, long> _recentlyClosed = [];
+    private readonly Queue<(ulong Key, long Ticks)> _recentlyClosedOrder = new();
     /// <summary>Finished closed connections remembered at once (their stragglers are dropped).</summary>
     public const int MaxRecentlyClosed = 100_000;
 
@@ -98,7 +100,7 @@ public sealed class TcpFlowTable<TState> where TState : class
         bool pureSyn = (p.TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn;
         if (!_flows.TryGetValue(key, out var entry))
         {
-            if (!pureSyn && _recentlyClosed.ContainsKey(key))
+            if (!pureSyn && _recentlyClosed.Count > 0 && _recentlyClosed.ContainsKey(key.Fingerprint()))
             {
                 LateSegments++;
                 return null;
@@ -186,12 +188,13 @@ public sealed class TcpFlowTable<TState> where TState : class
         SweepIdle(now);
     }
 
-    private void Remember(FlowKey key, long now)
+    private void Remember(FlowKey flow, long now)
     {
         if (_recentlyClosed.Count >= MaxRecentlyClosed && _recentlyClosedOrder.TryDequeue(out var oldest))
         {
             _recentlyClosed.Remove(oldest.Key);
         }
+        ulong key = flow.Fingerprint();
         _recentlyClosed[key] = now;
         _recentlyClosedOrder.Enqueue((key, now));
     }

@@ -53,12 +53,33 @@ public sealed class TcpStreamReassembler
     /// <summary>The reassembled bytes, in order. The stream parser reads and consumes from here.</summary>
     public PipeReader Reader => Pipe.Reader;
 
-    private Pipe Pipe => _pipe ??= new Pipe(new PipeOptions(
+    private Pipe Pipe => _pipe ??= new Pipe(PipeOptionsForThread);
+
+    [ThreadStatic]
+    private static PipeOptions? _pipeOptions;
+
+    /// <summary>One options object per packet-loop thread, over that thread's pool.</summary>
+    private static PipeOptions PipeOptionsForThread => _pipeOptions ??= new PipeOptions(
             pool: RecyclingMemoryPool.ForThread,
             pauseWriterThreshold: 0,
             resumeWriterThreshold: 0,
             minimumSegmentSize: 4096,
-            useSynchronizationContext: false));
+            useSynchronizationContext: false);
+
+    /// <summary>
+    /// Gives the pipe's memory back while the consumer has read everything and takes the bytes
+    /// straight from the packets (<see cref="DeferDelivery"/>): an idle pipe still holds a
+    /// 4 KiB block. A new pipe is made when bytes must be buffered again.
+    /// </summary>
+    public void ReleaseEmptyPipe()
+    {
+        if (_pipe is { } pipe)
+        {
+            pipe.Writer.Complete();
+            pipe.Reader.Complete();
+            _pipe = null;
+        }
+    }
 
     public StreamFrameMap Frames { get; } = new();
 
