@@ -59,6 +59,20 @@ public sealed class CaptureAnalyzer
     }
     private const int MaxFragmentFindings = 20;
     private long _nextConnectionId = 1;
+    private long _currentFrame;
+
+    /// <summary>
+    /// When set (a shard of <see cref="ShardedAnalysis"/>), the frame that created each connection,
+    /// in id order, unreported ones too: the ids a single analyzer would have given are the ranks
+    /// of these frames among every shard's.
+    /// </summary>
+    internal List<long>? CreationFrames { get; init; }
+
+    private long NextConnectionId()
+    {
+        CreationFrames?.Add(_currentFrame);
+        return _nextConnectionId++;
+    }
     private long _evictedUnanswered;
     private readonly Dictionary<string, (long Count, long FirstFrame)> _undecoded = [];
     private readonly RdpWire.Analyzer.Report.ConnectionSpool? _spool;
@@ -73,7 +87,7 @@ public sealed class CaptureAnalyzer
         _keyLog = _options.KeyLog;
         _spool = _options.SpoolConnections ? new RdpWire.Analyzer.Report.ConnectionSpool() : null;
         _defrag = new IpDefragmenter(_options.FragmentLimits);
-        _table = new TcpFlowTable<ConnectionState>(_options.Limits, c => new ConnectionState(c, _keyLog, _options.ParserLimits), OnConnectionEnd, () => _nextConnectionId++);
+        _table = new TcpFlowTable<ConnectionState>(_options.Limits, c => new ConnectionState(c, _keyLog, _options.ParserLimits), OnConnectionEnd, NextConnectionId);
         _summary = new CaptureSummary
         {
             Path = name,
@@ -145,6 +159,7 @@ public sealed class CaptureAnalyzer
 
     public void Process(in CapturedPacket packet)
     {
+        _currentFrame = packet.Frame;
         _summary.Packets++;
         _summary.Bytes += packet.Data.Length;
         if (_summary.Packets == 1)
@@ -371,27 +386,6 @@ public sealed class CaptureAnalyzer
         };
     }
 
-    private void ReportIncompleteDatagrams()
-    {
-        var unmatched = _incompleteDatagrams.Where((_, i) => !_matchedDatagrams.Contains(i)).ToList();
-        foreach (var d in unmatched.Take(MaxFragmentFindings))
-        {
-            _captureFindings.Add(IncompleteFinding(d));
-        }
-        if (unmatched.Count > MaxFragmentFindings)
-        {
-            _captureFindings.Add(new Finding
-            {
-                Code = "path.ip-fragments-incomplete",
-                Severity = "warning",
-                Phase = Phases.TcpConnect,
-                Summary = $"{unmatched.Count - MaxFragmentFindings} more IP datagrams never reassembled",
-                Detail = "Only the first ones are listed one by one.",
-            });
-        }
-        _incompleteDatagrams.Clear();
-    }
-
     private static string IncompleteText(IncompleteReason reason) => reason switch
     {
         IncompleteReason.Timeout => "fragments missing when its reassembly timer ran out",
@@ -422,7 +416,7 @@ public sealed class CaptureAnalyzer
                 _udpFlowsRefused++;
                 return;
             }
-            flow = new UdpConnectionState(_nextConnectionId++, src, dst, new FrameRef(p.Packet.Frame, p.Packet.TimestampTicks));
+            flow = new UdpConnectionState(NextConnectionId(), src, dst, new FrameRef(p.Packet.Frame, p.Packet.TimestampTicks));
             _udpFlows[key] = flow;
         }
         flow.Process(p, datagram);
@@ -577,28 +571,87 @@ public sealed class CaptureAnalyzer
     /// <summary>Ends every open connection and assembles the report.</summary>
     public AnalysisReport Complete(IReadOnlyList<LinkType> linkTypes, long truncatedPackets)
     {
+        var facts = CompleteConnections();
+        facts.First = _firstTicks;
+        facts.Last = _lastTicks;
+        return BuildReport(facts, linkTypes, truncatedPackets);
+    }
+
+    /// <summary>
+    /// What one analyzer leaves when its packets are done: every open connection decided, and the
+    /// capture-wide facts the report's capture section and findings are made of. Shards' facts add up
+    /// (<see cref="CaptureFacts.Merge"/>) to those of one analyzer over all the packets.
+    /// </summary>
+    internal CaptureFacts CompleteConnections(long? captureEndTicks = null)
+    {
+        if (captureEndTicks is long end)
+        {
+            // A shard: connections open at the end are judged against the whole capture's last packet.
+            _lastTicks = Math.Max(_lastTicks, end);
+        }
         _defrag.Flush(_incompleteDatagrams);
         _table.Flush();
-        ReportIncompleteDatagrams();
+        var unmatched = _incompleteDatagrams.Where((_, i) => !_matchedDatagrams.Contains(i)).ToList();
+        _incompleteDatagrams.Clear();
         foreach (var flow in _udpFlows.Values)
         {
             Finish(VerdictEngine.DecideUdp(flow, _lastTicks));
         }
         _udpFlows.Clear();
-        if (_udpFlowsRefused > 0)
+        _finished.Sort((a, b) => a.Id.CompareTo(b.Id));
+        return new CaptureFacts
         {
-            _captureFindings.Add(new Finding
+            Packets = _summary.Packets,
+            Bytes = _summary.Bytes,
+            UndecodedPackets = _summary.UndecodedPackets,
+            RdpUdpDatagrams = _summary.RdpUdpDatagrams,
+            LateSegments = _table.LateSegments,
+            UnmatchedDatagrams = unmatched,
+            UdpFlowsRefused = _udpFlowsRefused,
+            Undecoded = _undecoded.Select(u => (u.Key, u.Value.Count, u.Value.FirstFrame)).ToList(),
+            Evictions = _table.Evictions,
+            EvictedUnanswered = _evictedUnanswered,
+            Findings = _captureFindings,
+            Connections = _finished,
+            Spool = _spool,
+        };
+    }
+
+    /// <summary>The report from (merged) capture facts: the capture section and the capture-wide findings.</summary>
+    internal AnalysisReport BuildReport(CaptureFacts facts, IReadOnlyList<LinkType> linkTypes, long truncatedPackets)
+    {
+        var findings = facts.Findings;
+        // The datagrams never reassembled that no connection claimed, the earliest first.
+        var unmatched = facts.UnmatchedDatagrams.OrderBy(d => d.FirstFrame).ToList();
+        foreach (var d in unmatched.Take(MaxFragmentFindings))
+        {
+            findings.Add(IncompleteFinding(d));
+        }
+        if (unmatched.Count > MaxFragmentFindings)
+        {
+            findings.Add(new Finding
+            {
+                Code = "path.ip-fragments-incomplete",
+                Severity = "warning",
+                Phase = Phases.TcpConnect,
+                Summary = $"{unmatched.Count - MaxFragmentFindings} more IP datagrams never reassembled",
+                Detail = "Only the first ones are listed one by one.",
+            });
+        }
+        if (facts.UdpFlowsRefused > 0)
+        {
+            findings.Add(new Finding
             {
                 Code = "capture.flow-limit",
                 Severity = "warning",
                 Phase = Phases.RdpeudpSyn,
-                Summary = $"More RDP-UDP flows than tracked: {_udpFlowsRefused} SYN(s) of further flows were counted but not followed",
+                Summary = $"More RDP-UDP flows than tracked: {facts.UdpFlowsRefused} SYN(s) of further flows were counted but not followed",
                 Detail = $"At most {MaxUdpFlows} RDP-UDP flows are followed at once.",
             });
         }
-        foreach (var (what, (count, firstFrame)) in _undecoded)
+        foreach (var (what, count, firstFrame) in facts.Undecoded.OrderBy(u => u.FirstFrame))
         {
-            _captureFindings.Add(new Finding
+            findings.Add(new Finding
             {
                 Code = "capture.undecoded-packets",
                 Severity = "warning",
@@ -609,35 +662,40 @@ public sealed class CaptureAnalyzer
                 Detail = $"{count} packet(s), the first frame {firstFrame}, could not be decoded down to their TCP/UDP/ICMP header: {what}. They are not part of any connection in this report; if they belonged to RDP connections, those connections miss evidence.",
             });
         }
+        _summary.Packets = facts.Packets;
+        _summary.Bytes = facts.Bytes;
+        _summary.UndecodedPackets = facts.UndecodedPackets;
+        _summary.RdpUdpDatagrams = facts.RdpUdpDatagrams;
         _summary.LinkTypes = linkTypes.Select(LinkTypeNames.Name).ToList();
-        _summary.LateSegments = _table.LateSegments;
+        _summary.LateSegments = facts.LateSegments;
         _summary.TruncatedPackets = truncatedPackets;
-        if (_summary.Packets > 0)
+        if (facts.Packets > 0)
         {
-            _summary.First = ReportTime.Format(_firstTicks);
-            _summary.Last = ReportTime.Format(_lastTicks);
+            _summary.First = ReportTime.Format(facts.First);
+            _summary.Last = ReportTime.Format(facts.Last);
         }
-        if (_table.Evictions > 0)
+        if (facts.Evictions > 0)
         {
-            _captureFindings.Add(new Finding
+            long unanswered = facts.EvictedUnanswered;
+            findings.Add(new Finding
             {
                 Code = "capture.flow-limit",
                 Severity = "warning",
                 Phase = Phases.TcpConnect,
-                Summary = $"More connections than the flow table holds: {_table.Evictions} were decided early"
-                    + (_evictedUnanswered > 0 ? $", {_evictedUnanswered} of them unanswered SYN-only attempts counted but not reported one by one" : ""),
+                Summary = $"More connections than the flow table holds: {facts.Evictions} were decided early"
+                    + (unanswered > 0 ? $", {unanswered} of them unanswered SYN-only attempts counted but not reported one by one" : ""),
                 Detail = $"The table keeps {_options.Limits.MaxConnections} connections at once; when full, the least recently active one is decided with what was seen so far."
-                    + (_evictedUnanswered > 0 ? $" {_evictedUnanswered} evicted connections had only client packets without payload (SYNs nobody answered): the pattern of a SYN flood or a port scan; they are counted here instead of as {_evictedUnanswered} tcp.no-response reports." : ""),
+                    + (unanswered > 0 ? $" {unanswered} evicted connections had only client packets without payload (SYNs nobody answered): the pattern of a SYN flood or a port scan; they are counted here instead of as {unanswered} tcp.no-response reports." : ""),
             });
         }
-        _finished.Sort((a, b) => a.Id.CompareTo(b.Id));
         return new AnalysisReport
         {
             Version = typeof(CaptureAnalyzer).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
             Capture = _summary,
-            Connections = _finished,
-            Findings = _captureFindings,
-            Spool = _spool,
+            Connections = facts.Connections,
+            Findings = findings,
+            Spool = facts.Spool,
         };
     }
+
 }

@@ -58,6 +58,11 @@ public static class Program
         var maxBufferedPerFlowKb = new Option<int?>("--max-buffered-per-flow-kb") { Description = $"Out-of-order bytes held per direction of a connection, in KiB (default {RdpWire.Capture.Tcp.FlowTableLimits.Default.MaxHeldBytesPerDirection >> 10})." };
         var maxFragmentsPerDatagram = new Option<int?>("--max-fragments-per-datagram") { Description = $"Fragments one IP datagram may have (default {RdpWire.Capture.Fragments.DefragmenterLimits.Default.MaxFragmentsPerDatagram})." };
         var html = new Option<string?>("--html") { Description = "Also write a self-contained HTML report (sequence diagrams, certificates, findings) to this file." };
+        var threads = new Option<int>("--threads")
+        {
+            Description = "Analyze on this many threads, flows spread by their address pair (default 1); the report is the same. Limits apply per thread.",
+            DefaultValueFactory = _ => 1,
+        };
         var serverKey = new Option<string[]>("--server-key")
         {
             Description = "A server's RSA private key (PEM) to decrypt TLS ≤ 1.2 connections that use RSA key exchange; repeatable.",
@@ -67,7 +72,7 @@ public static class Program
         var command = new Command("analyze", "Analyze a capture file and print a verdict per RDP connection.")
         {
             capture, json, all, failOn, keyLog, serverKey, html, connection, color, maxConnections, maxBufferedMb, maxFragmentMb, maxHandshakeBytes,
-            maxCertificates, maxCertificateBytes, maxAsn1Depth, maxBufferedPerFlowKb, maxFragmentsPerDatagram,
+            maxCertificates, maxCertificateBytes, maxAsn1Depth, maxBufferedPerFlowKb, maxFragmentsPerDatagram, threads,
         };
         command.SetAction(result =>
         {
@@ -121,7 +126,13 @@ public static class Program
                 using var source = CaptureFile.Open(stream, path);
                 using (ProgressBar.Start(stream, stderr, ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected))
                 {
-                    report = CaptureAnalyzer.Analyze(source, options);
+                    int threadCount = result.GetValue(threads);
+                    if (threadCount is < 1 or > 64)
+                    {
+                        stderr.WriteLine($"rdpwire: --threads must be between 1 and 64, not {threadCount}");
+                        return ExitUsage;
+                    }
+                    report = ShardedAnalysis.Analyze(source, options, threadCount);
                 }
             }
             catch (Exception e) when (e is CaptureFormatException or IOException or UnauthorizedAccessException)

@@ -60,7 +60,8 @@ public static class Fuzzer
                 var other = seeds[random.Next(seeds.Count)];
                 var (input, kind) = mutator.Mutate(seed.Bytes, other.Bytes);
                 byKind.AddOrUpdate(kind.Split('+')[0], 1, (_, c) => c + 1);
-                var outcome = RunOne(input, seed.Keys, options);
+                // One input in four also goes through the sharded analysis (--threads 2).
+                var outcome = RunOne(input, seed.Keys, options, threads: n % 4 == 0 ? 2 : 1);
                 if (outcome == Outcome.Refused)
                 {
                     Interlocked.Increment(ref refused);
@@ -96,7 +97,7 @@ public static class Fuzzer
     [ThreadStatic]
     private static string? LastError;
 
-    private static Outcome RunOne(byte[] input, TlsKeyLog? keys, Options options)
+    private static Outcome RunOne(byte[] input, TlsKeyLog? keys, Options options, int threads = 1)
     {
         string? error = null;
         var outcome = Outcome.Analyzed;
@@ -106,7 +107,7 @@ public static class Fuzzer
             try
             {
                 using var source = CaptureFile.Open(new MemoryStream(input, writable: false), "fuzz");
-                var report = CaptureAnalyzer.Analyze(source, new AnalyzerOptions { KeyLog = keys });
+                var report = ShardedAnalysis.Analyze(source, new AnalyzerOptions { KeyLog = keys }, threads);
                 // The renderers must cope with whatever the report holds.
                 _ = RdpWire.Analyzer.Report.ReportJson.Serialize(report);
             }

@@ -61,7 +61,7 @@ public sealed class EndpointReport
 
 public sealed class ConnectionReport
 {
-    public required long Id { get; init; }
+    public required long Id { get; set; }
     public string Transport { get; init; } = "tcp";
     public required EndpointReport Client { get; init; }
     public required EndpointReport Server { get; init; }

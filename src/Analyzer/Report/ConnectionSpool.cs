@@ -18,7 +18,7 @@ public sealed class ConnectionSpool : IDisposable
         _file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose);
     }
 
-    public int Count => _index.Count;
+    public int Count => _parts?.Sum(p => p.Spool.Count) ?? _index.Count;
 
     public void Add(ConnectionReport report)
     {
@@ -31,22 +31,35 @@ public sealed class ConnectionSpool : IDisposable
     /// <summary>Every spooled report in id order, deserialized one at a time.</summary>
     public IEnumerable<ConnectionReport> ReadAll()
     {
-        foreach (var json in ReadAllJson())
+        foreach (var (id, json) in ReadAllJson())
         {
-            yield return JsonSerializer.Deserialize<ConnectionReport>(json.Span, ReportJson.Compact)!;
+            var report = JsonSerializer.Deserialize<ConnectionReport>(json.Span, ReportJson.Compact)!;
+            report.Id = id;
+            yield return report;
         }
     }
 
     /// <summary>
-    /// Every spooled report's compact JSON in id order; each buffer is valid until the next is
-    /// read. Writing these is cheaper than deserializing them (see <see cref="ReportJson.Write"/>).
+    /// Every spooled report's id and compact JSON, in id order; each buffer is valid until the next
+    /// is read. Writing these is cheaper than deserializing them (see <see cref="ReportJson.Write"/>).
+    /// The id is the report's own, or for a merged spool the one it has in the merged report
+    /// (the JSON still carries the shard's).
     /// </summary>
-    public IEnumerable<ReadOnlyMemory<byte>> ReadAllJson()
+    public IEnumerable<(long Id, ReadOnlyMemory<byte> Json)> ReadAllJson()
+    {
+        if (_parts is not null)
+        {
+            return ReadMerged(_parts);
+        }
+        return ReadOwn(null);
+    }
+
+    private IEnumerable<(long Id, ReadOnlyMemory<byte> Json)> ReadOwn(long[]? renumber)
     {
         _file.Flush();
         var order = _index.OrderBy(e => e.Id).ToList();
         var buffer = Array.Empty<byte>();
-        foreach (var (_, offset, length) in order)
+        foreach (var (id, offset, length) in order)
         {
             if (buffer.Length < length)
             {
@@ -54,9 +67,51 @@ public sealed class ConnectionSpool : IDisposable
             }
             _file.Seek(offset, SeekOrigin.Begin);
             _file.ReadExactly(buffer, 0, length);
-            yield return buffer.AsMemory(0, length);
+            yield return (renumber is null ? id : renumber[id - 1], buffer.AsMemory(0, length));
         }
     }
 
-    public void Dispose() => _file.Dispose();
+    private List<(ConnectionSpool Spool, long[] Ids)>? _parts;
+
+    /// <summary>
+    /// One spool over the shards' spools: shard connection id k is <c>Ids[k - 1]</c> in the merged
+    /// report. Each shard's ids grow with the merged ones, so reading is a merge of sorted runs.
+    /// The merged spool owns the parts.
+    /// </summary>
+    internal static ConnectionSpool Merge(List<(ConnectionSpool Spool, long[] Ids)> parts) =>
+        new(parts);
+
+    private ConnectionSpool(List<(ConnectionSpool Spool, long[] Ids)> parts)
+    {
+        _parts = parts;
+        _file = parts[0].Spool._file;
+    }
+
+    private static IEnumerable<(long Id, ReadOnlyMemory<byte> Json)> ReadMerged(List<(ConnectionSpool Spool, long[] Ids)> parts)
+    {
+        var runs = parts.Select(p => p.Spool.ReadOwn(p.Ids).GetEnumerator()).ToList();
+        var live = runs.Where(r => r.MoveNext()).ToList();
+        while (live.Count > 0)
+        {
+            var next = live.MinBy(r => r.Current.Id)!;
+            yield return next.Current;
+            if (!next.MoveNext())
+            {
+                live.Remove(next);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_parts is not null)
+        {
+            foreach (var (spool, _) in _parts)
+            {
+                spool.Dispose();
+            }
+            return;
+        }
+        _file.Dispose();
+    }
 }

@@ -40,9 +40,9 @@ public static class ReportJson
         writer.WriteStartArray("connections");
         if (report.Spool is { } spool)
         {
-            foreach (var json in spool.ReadAllJson())
+            foreach (var (id, json) in spool.ReadAllJson())
             {
-                Transcribe(json.Span, writer);
+                Transcribe(json.Span, writer, id);
                 writer.Flush();
             }
         }
@@ -66,11 +66,19 @@ public static class ReportJson
     /// object there, without rebuilding it (the writer escapes with the same encoder, and
     /// integers and shortest round-trip doubles format the same).
     /// </summary>
-    public static void Transcribe(ReadOnlySpan<byte> compactJson, Utf8JsonWriter writer)
+    /// <param name="id">When given, the value written for the object's top-level "id" (a connection renumbered after sharded analysis).</param>
+    public static void Transcribe(ReadOnlySpan<byte> compactJson, Utf8JsonWriter writer, long? id = null)
     {
         var reader = new Utf8JsonReader(compactJson, new JsonReaderOptions { MaxDepth = 256 });
         while (reader.Read())
         {
+            if (id is long newId && reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1 && reader.ValueTextEquals("id"u8))
+            {
+                writer.WritePropertyName("id"u8);
+                reader.Read();
+                writer.WriteNumberValue(newId);
+                continue;
+            }
             switch (reader.TokenType)
             {
                 case JsonTokenType.StartObject:

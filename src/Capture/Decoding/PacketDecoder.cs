@@ -48,6 +48,33 @@ public static class PacketDecoder
     }
 
     /// <summary>
+    /// Just the IP addresses and the protocol (IPv4 protocol, or the IPv6 next header after the
+    /// fixed header), for spreading packets over threads without decoding them twice. False when no
+    /// IP header is found.
+    /// </summary>
+    public static bool TryReadAddresses(in CapturedPacket packet, out NetAddress source, out NetAddress destination, out byte protocol)
+    {
+        (source, destination, protocol) = (default, default, 0);
+        ReadOnlySpan<byte> frame = packet.Data.Span;
+        if (LinkLayer.TryLocateIpHeader(packet.LinkType, frame, out int ipOffset, out byte ipVersion) != DecodeResult.Ok)
+        {
+            return false;
+        }
+        ReadOnlySpan<byte> ip = frame[ipOffset..];
+        if (ipVersion == Ipv4Header.Version && ip.Length >= 20)
+        {
+            (source, destination, protocol) = (NetAddress.FromIPv4(ip[12..16]), NetAddress.FromIPv4(ip[16..20]), ip[9]);
+            return true;
+        }
+        if (ipVersion != Ipv4Header.Version && ip.Length >= Ipv6Header.Length)
+        {
+            (source, destination, protocol) = (NetAddress.FromIPv6(ip[8..24]), NetAddress.FromIPv6(ip[24..40]), ip[6]);
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>
     /// Decodes the transport header of a datagram rebuilt from fragments (RFC 791 3.2, RFC 8200 4.5)
     /// exactly as <see cref="TryDecode"/> decodes an unfragmented one: ports, sequence, TCP options,
     /// payload. <paramref name="ipPayload"/> is everything after the first fragment's header (for

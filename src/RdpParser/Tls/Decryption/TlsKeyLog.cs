@@ -47,6 +47,33 @@ public sealed class TlsKeyLog
         ServerKeys.Add(rsa);
     }
 
+    /// <summary>
+    /// An independent copy, for another thread: the secrets are shared (they are not changed once
+    /// read), the server keys are new objects (an RSA key is not to be used by two threads at once).
+    /// </summary>
+    public TlsKeyLog Clone()
+    {
+        var copy = new TlsKeyLog { LinesSkipped = LinesSkipped };
+        foreach (var (random, secrets) in _byClientRandom)
+        {
+            copy._byClientRandom[random] = new TlsSecrets
+            {
+                MasterSecret = secrets.MasterSecret,
+                ClientHandshakeTrafficSecret = secrets.ClientHandshakeTrafficSecret,
+                ServerHandshakeTrafficSecret = secrets.ServerHandshakeTrafficSecret,
+                ClientTrafficSecret0 = secrets.ClientTrafficSecret0,
+                ServerTrafficSecret0 = secrets.ServerTrafficSecret0,
+            };
+        }
+        foreach (var key in ServerKeys)
+        {
+            var rsa = System.Security.Cryptography.RSA.Create();
+            rsa.ImportParameters(key.ExportParameters(includePrivateParameters: true));
+            copy.ServerKeys.Add(rsa);
+        }
+        return copy;
+    }
+
     /// <summary>Reads a key log file (IOException and UnauthorizedAccessException as the file system raises them).</summary>
     public static TlsKeyLog Load(string path)
     {
