@@ -24,6 +24,9 @@ public sealed record AnalyzerOptions
 
     /// <summary>Keep decided connections in a temporary file, not in memory (flat memory for huge captures; the caller disposes the report's spool).</summary>
     public bool SpoolConnections { get; init; }
+
+    /// <summary>Skip opaque TLS records straight from the packets (off only to compare with the pipe-only path in tests).</summary>
+    internal bool SkipFromPackets { get; init; } = true;
 }
 
 /// <summary>
@@ -458,7 +461,7 @@ public sealed class CaptureAnalyzer
     /// <summary>Lets the direction's parser consume what the reassembler delivered.</summary>
     /// <param name="payload">The current segment's payload, when it is in this direction: bytes the
     /// reassembler deferred (see <see cref="TcpStreamReassembler.DeferDelivery"/>) are taken from it.</param>
-    private static void Feed(ConnectionState state, TcpDirection direction, ReadOnlySpan<byte> payload = default)
+    private void Feed(ConnectionState state, TcpDirection direction, ReadOnlySpan<byte> payload = default)
     {
         var stream = state.Connection.Stream(direction);
         bool deferred = stream.TakeDeferred(out int skip, out int length);
@@ -484,7 +487,7 @@ public sealed class CaptureAnalyzer
             parser.Drain(stream.Reader);
         }
         stream.Frames.TrimBefore(parser.Offset);
-        bool defer = parser.CanTakeDirect && parser.Offset == stream.NextOffset && stream.Gaps.Count == 0;
+        bool defer = _options.SkipFromPackets && parser.CanTakeDirect && parser.Offset == stream.NextOffset && stream.Gaps.Count == 0;
         if (defer && !stream.DeferDelivery)
         {
             // Everything delivered was consumed: the pipe is empty until a record needs it again.

@@ -47,7 +47,6 @@ public static class ShardedAnalysis
         {
             shard.Start();
         }
-        var readingFindings = new List<Finding>();
         var secrets = source as IDecryptionSecretsSource;
         int secretsUsed = 0;
         long first = 0, last = 0, packets = 0;
@@ -106,7 +105,6 @@ public static class ShardedAnalysis
             primary.RecordSkippedBlocks(skipped.SkippedBlocks);
         }
         var facts = shards.Select(s => s.Analyzer.CompleteConnections(last)).ToList();
-        readingFindings.AddRange(facts[0].Findings);
 
         // Ids as one analyzer would have numbered them: the rank of each creating frame.
         var ids = GlobalIds(shards.Select(s => s.CreationFrames).ToList());
@@ -123,7 +121,8 @@ public static class ShardedAnalysis
         var spool = options.SpoolConnections
             ? ConnectionSpool.Merge(facts.Select((f, i) => (f.Spool!, ids[i])).ToList())
             : null;
-        var merged = CaptureFacts.Merge(facts, readingFindings, connections, spool);
+        // The findings recorded while reading (damage, skipped blocks) are the primary's.
+        var merged = CaptureFacts.Merge(facts, facts[0].Findings, connections, spool);
         merged.First = first;
         merged.Last = last;
         return primary.BuildReport(merged, source.LinkTypes, source.TruncatedPackets);

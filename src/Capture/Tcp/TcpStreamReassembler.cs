@@ -69,7 +69,7 @@ public sealed class TcpStreamReassembler
     /// <summary>
     /// Gives the pipe's memory back while the consumer has read everything and takes the bytes
     /// straight from the packets (<see cref="DeferDelivery"/>): an idle pipe still holds a
-    /// 4 KiB block. A new pipe is made when bytes must be buffered again.
+    /// 4 KiB block. The pipe is reset, not replaced, so buffering again allocates nothing.
     /// </summary>
     public void ReleaseEmptyPipe()
     {
@@ -77,7 +77,7 @@ public sealed class TcpStreamReassembler
         {
             pipe.Writer.Complete();
             pipe.Reader.Complete();
-            _pipe = null;
+            pipe.Reset();
         }
     }
 

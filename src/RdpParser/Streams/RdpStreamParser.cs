@@ -109,6 +109,7 @@ public sealed class RdpStreamParser
     public int TakeDirect(ReadOnlySpan<byte> bytes)
     {
         int pos = 0;
+        long before = Offset;
         while (pos < bytes.Length && CanTakeDirect)
         {
             if (_mode == Mode.Framing)
@@ -136,8 +137,12 @@ public sealed class RdpStreamParser
                 _mode = Mode.Framing;
             }
         }
+        BytesTakenDirect += Offset - before;
         return pos;
     }
+
+    /// <summary>Bytes consumed through <see cref="TakeDirect"/>, without the pipe.</summary>
+    public long BytesTakenDirect { get; private set; }
 
     /// <summary>
     /// A hole in the stream at <paramref name="gapOffset"/>: complete messages before it were

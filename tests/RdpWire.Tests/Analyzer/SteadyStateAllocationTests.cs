@@ -23,7 +23,7 @@ public class SteadyStateAllocationTests
                 .Write(path, 30L << 20, bulkBytesPerSession: 40L << 20, concurrentSessions: 1, TimeSpan.FromMilliseconds(10), TimeSpan.FromMicroseconds(100));
             using var source = CaptureFile.Open(path);
             var analyzer = new CaptureAnalyzer(path, source.Format);
-            const int warmUp = 5_000, measured = 20_000;
+            const int warmUp = 15_000, measured = 20_000;
             long before = 0;
             int packets = 0;
             while (packets < warmUp + measured && source.TryReadNext(out var packet))
