@@ -84,7 +84,8 @@ public static class Program
                 // Pure --json output streams connections from a disk spool: flat memory on huge captures.
                 var options = new AnalyzerOptions
                 {
-                    SpoolConnections = result.GetValue(json) && result.GetValue(html) is null && result.GetValue(connection) is null,
+                    // Decided connections wait on disk, not in memory, unless a renderer needs them all at once.
+                    SpoolConnections = result.GetValue(html) is null && result.GetValue(connection) is null,
                     Limits = RdpWire.Capture.Tcp.FlowTableLimits.Default with
                     {
                         MaxConnections = Math.Max(1, result.GetValue(maxConnections) ?? RdpWire.Capture.Tcp.FlowTableLimits.Default.MaxConnections),

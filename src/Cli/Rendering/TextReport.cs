@@ -28,24 +28,39 @@ public static class TextReport
         {
             sb.AppendLine(CultureInfo.InvariantCulture, $"{f.Severity}: {f.Code}: {f.Summary}");
         }
-        if (report.Connections.Count == 0)
+        // Spooled connections are read back once, table and details side by side, rather than held in memory.
+        int count = report.Spool?.Count ?? report.Connections.Count;
+        if (count == 0)
         {
             sb.AppendLine(CultureInfo.InvariantCulture, $"No RDP connections in this capture: no TCP traffic to port 3389, no RDP Connection Request on any port and no RDP-UDP handshake ({cap.Packets} packets read).");
             return sb.ToString();
         }
         sb.AppendLine();
-        if (report.Connections.Count > 1)
+        var details = new StringBuilder();
+        int shown = 0;
+        if (count > 1)
         {
-            RenderSummary(sb, report.Connections);
+            RenderSummaryHeader(sb);
+        }
+        foreach (var c in report.AllConnections())
+        {
+            if (count > 1)
+            {
+                RenderSummaryLine(sb, c);
+            }
+            if (all || count <= 10 || c.Outcome != "success")
+            {
+                RenderConnection(details, c, style);
+                details.AppendLine();
+                shown++;
+            }
+        }
+        if (count > 1)
+        {
             sb.AppendLine();
         }
-        var shown = report.Connections.Where(c => all || report.Connections.Count <= 10 || c.Outcome != "success").ToList();
-        foreach (var c in shown)
-        {
-            RenderConnection(sb, c, style);
-            sb.AppendLine();
-        }
-        int hidden = report.Connections.Count - shown.Count;
+        sb.Append(details);
+        int hidden = count - shown;
         if (hidden > 0)
         {
             sb.AppendLine(CultureInfo.InvariantCulture, $"{hidden} successful connection(s) not shown; --all shows every connection.");
@@ -53,15 +68,12 @@ public static class TextReport
         return sb.ToString();
     }
 
-    private static void RenderSummary(StringBuilder sb, List<ConnectionReport> connections)
-    {
+    private static void RenderSummaryHeader(StringBuilder sb) =>
         sb.AppendLine(CultureInfo.InvariantCulture, $"{"#",-4} {"client",-24} {"server",-24} {"phase",-12} {"outcome",-10} verdict");
-        foreach (var c in connections)
-        {
-            sb.AppendLine(CultureInfo.InvariantCulture,
-                $"{c.Id,-4} {c.Client,-24} {c.Server,-24} {c.PhaseReached,-12} {c.Outcome,-10} {c.Verdict.Code}");
-        }
-    }
+
+    private static void RenderSummaryLine(StringBuilder sb, ConnectionReport c) =>
+        sb.AppendLine(CultureInfo.InvariantCulture,
+            $"{c.Id,-4} {c.Client,-24} {c.Server,-24} {c.PhaseReached,-12} {c.Outcome,-10} {c.Verdict.Code}");
 
     public static void RenderConnection(StringBuilder sb, ConnectionReport c) => RenderConnection(sb, c, TextStyle.Plain);
 
