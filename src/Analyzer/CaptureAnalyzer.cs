@@ -25,6 +25,9 @@ public sealed record AnalyzerOptions
     /// <summary>Keep decided connections in a temporary file, not in memory (flat memory for huge captures; the caller disposes the report's spool).</summary>
     public bool SpoolConnections { get; init; }
 
+    /// <summary>With <see cref="SpoolConnections"/>: connections kept in memory before the spool is started.</summary>
+    internal int SpoolAfter { get; init; } = 64;
+
     /// <summary>Skip opaque TLS records straight from the packets (off only to compare with the pipe-only path in tests).</summary>
     internal bool SkipFromPackets { get; init; } = true;
 }
@@ -78,7 +81,7 @@ public sealed class CaptureAnalyzer
     }
     private long _evictedUnanswered;
     private readonly Dictionary<string, (long Count, long FirstFrame)> _undecoded = [];
-    private readonly RdpWire.Analyzer.Report.ConnectionSpool? _spool;
+    private RdpWire.Analyzer.Report.ConnectionSpool? _spool;
     private long _udpFlowsRefused;
 
     /// <summary>RDP-UDP flows tracked at once; later ones are counted, not followed.</summary>
@@ -88,7 +91,6 @@ public sealed class CaptureAnalyzer
     {
         _options = options ?? new AnalyzerOptions();
         _keyLog = _options.KeyLog;
-        _spool = _options.SpoolConnections ? new RdpWire.Analyzer.Report.ConnectionSpool() : null;
         _defrag = new IpDefragmenter(_options.FragmentLimits);
         _table = new TcpFlowTable<ConnectionState>(_options.Limits, c => new ConnectionState(c, _keyLog, _options.ParserLimits), OnConnectionEnd, NextConnectionId);
         _summary = new CaptureSummary
@@ -560,6 +562,16 @@ public sealed class CaptureAnalyzer
 
     private void Finish(ConnectionReport report)
     {
+        if (_spool is null && _options.SpoolConnections && _finished.Count >= _options.SpoolAfter)
+        {
+            // Many connections: from here on they wait on disk (small captures never pay for the spool).
+            _spool = new RdpWire.Analyzer.Report.ConnectionSpool();
+            foreach (var kept in _finished)
+            {
+                _spool.Add(kept);
+            }
+            _finished.Clear();
+        }
         if (_spool is { } spool)
         {
             spool.Add(report);

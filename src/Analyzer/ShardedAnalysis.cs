@@ -108,19 +108,42 @@ public static class ShardedAnalysis
 
         // Ids as one analyzer would have numbered them: the rank of each creating frame.
         var ids = GlobalIds(shards.Select(s => s.CreationFrames).ToList());
-        var connections = new List<ConnectionReport>();
-        for (int i = 0; i < shards.Length; i++)
+        // Shards that spooled are merged as spools; when any did, the others' few connections join them there.
+        ConnectionSpool? spool = null;
+        if (facts.Any(f => f.Spool is not null))
         {
-            foreach (var c in facts[i].Connections)
+            var parts = new List<(ConnectionSpool, long[])>();
+            for (int i = 0; i < facts.Count; i++)
             {
-                c.Id = ids[i][c.Id - 1];
-                connections.Add(c);
+                var part = facts[i].Spool;
+                if (part is null && facts[i].Connections.Count > 0)
+                {
+                    part = new ConnectionSpool();
+                    foreach (var c in facts[i].Connections)
+                    {
+                        part.Add(c);
+                    }
+                }
+                if (part is not null)
+                {
+                    parts.Add((part, ids[i]));
+                }
             }
+            spool = ConnectionSpool.Merge(parts);
         }
-        connections.Sort((a, b) => a.Id.CompareTo(b.Id));
-        var spool = options.SpoolConnections
-            ? ConnectionSpool.Merge(facts.Select((f, i) => (f.Spool!, ids[i])).ToList())
-            : null;
+        var connections = new List<ConnectionReport>();
+        if (spool is null)
+        {
+            for (int i = 0; i < shards.Length; i++)
+            {
+                foreach (var c in facts[i].Connections)
+                {
+                    c.Id = ids[i][c.Id - 1];
+                    connections.Add(c);
+                }
+            }
+            connections.Sort((a, b) => a.Id.CompareTo(b.Id));
+        }
         // The findings recorded while reading (damage, skipped blocks) are the primary's.
         var merged = CaptureFacts.Merge(facts, facts[0].Findings, connections, spool);
         merged.First = first;

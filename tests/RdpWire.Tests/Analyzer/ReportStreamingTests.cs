@@ -28,7 +28,7 @@ public class ReportStreamingTests
         }
         using (var source = CaptureFile.Open(path))
         {
-            spooled = CaptureAnalyzer.Analyze(source, new AnalyzerOptions { SpoolConnections = true });
+            spooled = CaptureAnalyzer.Analyze(source, new AnalyzerOptions { SpoolConnections = true, SpoolAfter = 0 });
         }
         using var spool = spooled.Spool;
         Assert.NotNull(spool);

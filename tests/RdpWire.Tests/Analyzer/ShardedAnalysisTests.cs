@@ -26,9 +26,9 @@ public class ShardedAnalysisTests
         string path = Path.Combine(RepoPaths.FixturesDir, fixture);
         string keyLog = Path.ChangeExtension(path, ".keylog");
         var keys = File.Exists(keyLog) ? TlsKeyLog.Load(keyLog) : null;
-        foreach (bool spool in new[] { true, false })
+        foreach (var (spool, after) in new[] { (true, 0), (true, 64), (false, 0) })
         {
-            var options = new AnalyzerOptions { KeyLog = keys, SpoolConnections = spool };
+            var options = new AnalyzerOptions { KeyLog = keys, SpoolConnections = spool, SpoolAfter = after };
             string one = Json(path, options, 1);
             Assert.Equal(one, Json(path, options, 2));
             Assert.Equal(one, Json(path, options, 3));
@@ -43,9 +43,10 @@ public class ShardedAnalysisTests
         {
             new CaptureGenerator(RepoPaths.FixturesDir, CaptureGenerator.DefaultTemplates)
                 .Write(path, 24L << 20, bulkBytesPerSession: 256L << 10, concurrentSessions: 48, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(1));
-            foreach (bool spool in new[] { true, false })
+            // Spooled from the first connection, after the first 20 (some shards spool, some not), and never.
+            foreach (var (spool, after) in new[] { (true, 0), (true, 20), (false, 0) })
             {
-                var options = new AnalyzerOptions { SpoolConnections = spool };
+                var options = new AnalyzerOptions { SpoolConnections = spool, SpoolAfter = after };
                 string one = Json(path, options, 1);
                 Assert.Contains("\"tcp.refused\"", one);
                 Assert.Contains("\"ok\"", one);
