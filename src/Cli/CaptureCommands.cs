@@ -59,7 +59,7 @@ public static class CaptureCommands
                 Promiscuous = !result.GetValue(noPromisc),
                 BufferBytes = Math.Max(1, result.GetValue(bufferMb)) << 20,
             };
-            var analyzerOptions = new AnalyzerOptions();
+            var analyzerOptions = new AnalyzerOptions { SpoolConnections = true };
             if (result.GetValue(keyLog) is { } keyLogPath)
             {
                 try
@@ -158,9 +158,15 @@ public static class CaptureCommands
 
         var analyzer = new CaptureAnalyzer(options.Interface, CaptureFormat.Live, analyzerOptions);
         int decided = 0;
+        // The exit summary is tallied here; the reports themselves wait in the analyzer's spool,
+        // not in memory, however long the capture runs.
+        var outcomes = new Dictionary<string, int>();
+        var verdicts = new Dictionary<string, int>();
         analyzer.ConnectionDecided += report =>
         {
             decided++;
+            outcomes[report.Outcome] = outcomes.GetValueOrDefault(report.Outcome) + 1;
+            verdicts[report.Verdict.Code] = verdicts.GetValueOrDefault(report.Verdict.Code) + 1;
             if (json)
             {
                 stdout.WriteLine(ReportJson.SerializeLine(report));
@@ -220,14 +226,14 @@ public static class CaptureCommands
         final.Capture.Received = stats.Received;
         final.Capture.DroppedByKernel = stats.DroppedByKernel;
         final.Capture.DroppedByInterface = stats.DroppedByInterface;
-        var connections = final.Connections;
+        final.Spool?.Dispose();
         stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"rdpwire: {source.Packets} packets captured, {stats.Received} received by filter, {stats.DroppedByKernel} dropped by kernel, {stats.DroppedByInterface} dropped by interface"));
-        string byVerdict = connections.Count > 0
-            ? " - " + string.Join(", ", connections.GroupBy(c => c.Verdict.Code).Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Key} x{g.Count()}")))
+        string byVerdict = decided > 0
+            ? " - " + string.Join(", ", verdicts.Select(v => string.Create(CultureInfo.InvariantCulture, $"{v.Key} x{v.Value}")))
             : "";
         stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"rdpwire: {connections.Count} RDP connection(s): {connections.Count(c => c.Outcome == "failure")} failed, {connections.Count(c => c.Outcome == "success")} succeeded, {connections.Count(c => c.Outcome == "incomplete")} incomplete{byVerdict}"));
+            $"rdpwire: {decided} RDP connection(s): {outcomes.GetValueOrDefault("failure")} failed, {outcomes.GetValueOrDefault("success")} succeeded, {outcomes.GetValueOrDefault("incomplete")} incomplete{byVerdict}"));
         if (stats.DroppedByKernel + stats.DroppedByInterface > 0)
         {
             stderr.WriteLine("rdpwire: warning: packets were dropped during capture: verdicts may miss evidence; use a larger --buffer-size or a narrower --filter");
