@@ -107,32 +107,60 @@ public sealed class CaptureAnalyzer
     public static AnalysisReport Analyze(IPacketSource source, AnalyzerOptions? options = null)
     {
         var analyzer = new CaptureAnalyzer(source.Name, source.Format, options);
+        var readError = ReadPackets(source, analyzer.AddKeyLog, (in CapturedPacket packet) =>
+        {
+            analyzer.Process(packet);
+            return true;
+        });
+        analyzer.RecordReadingProblems(source, readError);
+        return analyzer.Complete(source.LinkTypes, source.TruncatedPackets);
+    }
+
+    /// <summary>Takes one packet; false stops the reading.</summary>
+    internal delegate bool PacketSink(in CapturedPacket packet);
+
+    /// <summary>
+    /// Reads every packet of <paramref name="source"/> into <paramref name="sink"/>. Key logs embedded
+    /// in the capture (pcapng Decryption Secrets Blocks) go to <paramref name="addKeyLog"/> before the
+    /// packets after them: they decrypt the connections that start later. Returns the damage that
+    /// ended the reading, if any: it ends the reading, not the analysis.
+    /// </summary>
+    internal static CaptureFormatException? ReadPackets(IPacketSource source, Action<string> addKeyLog, PacketSink sink)
+    {
         var secrets = source as IDecryptionSecretsSource;
         int secretsUsed = 0;
         try
         {
             while (source.TryReadNext(out var packet))
             {
-                if (secrets is not null && secrets.TlsKeyLogs.Count > secretsUsed)
+                for (; secrets is not null && secretsUsed < secrets.TlsKeyLogs.Count; secretsUsed++)
                 {
-                    // Key logs embedded in the capture decrypt the connections that start after them.
-                    for (; secretsUsed < secrets.TlsKeyLogs.Count; secretsUsed++)
-                    {
-                        analyzer.AddKeyLog(secrets.TlsKeyLogs[secretsUsed]);
-                    }
+                    addKeyLog(secrets.TlsKeyLogs[secretsUsed]);
                 }
-                analyzer.Process(packet);
+                if (!sink(packet))
+                {
+                    break;
+                }
             }
+            return null;
         }
         catch (CaptureFormatException e)
         {
-            analyzer.RecordReadError(e);
+            return e;
+        }
+    }
+
+    /// <summary>The capture-wide notes of a reading: the damage that ended it, the blocks passed over.</summary>
+    internal void RecordReadingProblems(IPacketSource source, CaptureFormatException? readError)
+    {
+        if (readError is not null)
+        {
+            RecordReadError(readError);
         }
         if (source is ISkippedBlocksSource { SkippedBlocks.Count: > 0 } skipped)
         {
-            analyzer.RecordSkippedBlocks(skipped.SkippedBlocks);
+            RecordSkippedBlocks(skipped.SkippedBlocks);
         }
-        return analyzer.Complete(source.LinkTypes, source.TruncatedPackets);
     }
 
     /// <summary>A capture-wide note of the file's parts that were passed over unread.</summary>

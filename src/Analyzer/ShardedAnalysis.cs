@@ -47,40 +47,29 @@ public static class ShardedAnalysis
         {
             shard.Start();
         }
-        var secrets = source as IDecryptionSecretsSource;
-        int secretsUsed = 0;
         long first = 0, last = 0, packets = 0;
-        CaptureFormatException? readError = null;
+        CaptureFormatException? readError;
         try
         {
-            while (source.TryReadNext(out var packet))
-            {
-                if (secrets is not null && secrets.TlsKeyLogs.Count > secretsUsed)
+            readError = CaptureAnalyzer.ReadPackets(source,
+                keyLog =>
                 {
-                    // Key logs embedded in the capture decrypt the connections that start after them, on every shard.
-                    for (; secretsUsed < secrets.TlsKeyLogs.Count; secretsUsed++)
+                    // Every shard decrypts with the key logs embedded in the capture.
+                    foreach (var shard in shards)
                     {
-                        foreach (var shard in shards)
-                        {
-                            shard.AddKeyLog(secrets.TlsKeyLogs[secretsUsed]);
-                        }
+                        shard.AddKeyLog(keyLog);
                     }
-                }
-                if (packets++ == 0)
+                },
+                (in CapturedPacket packet) =>
                 {
-                    first = packet.TimestampTicks;
-                }
-                last = Math.Max(last, packet.TimestampTicks);
-                shards[ShardOf(packet, threads)].Add(packet);
-                if (AnyFailed(shards))
-                {
-                    break;
-                }
-            }
-        }
-        catch (CaptureFormatException e)
-        {
-            readError = e;
+                    if (packets++ == 0)
+                    {
+                        first = packet.TimestampTicks;
+                    }
+                    last = Math.Max(last, packet.TimestampTicks);
+                    shards[ShardOf(packet, threads)].Add(packet);
+                    return !AnyFailed(shards);
+                });
         }
         finally
         {
@@ -96,14 +85,7 @@ public static class ShardedAnalysis
         }
 
         var primary = shards[0].Analyzer;
-        if (readError is not null)
-        {
-            primary.RecordReadError(readError);
-        }
-        if (source is ISkippedBlocksSource { SkippedBlocks.Count: > 0 } skipped)
-        {
-            primary.RecordSkippedBlocks(skipped.SkippedBlocks);
-        }
+        primary.RecordReadingProblems(source, readError);
         var facts = shards.Select(s => s.Analyzer.CompleteConnections(last)).ToList();
 
         // Ids as one analyzer would have numbered them: the rank of each creating frame.
