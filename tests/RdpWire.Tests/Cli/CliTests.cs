@@ -26,6 +26,24 @@ public class CliTests
     private static string Fixture(string name) => Path.Combine(RepoPaths.FixturesDir, name);
 
     [Fact]
+    public void Threads_SameTextAndJsonAsOneThread_AndOutOfRangeIsOneLineExit2()
+    {
+        string path = Fixture("mtu-blackhole-server-side.pcap");
+        foreach (var format in new[] { new[] { "--json" }, new[] { "--all" } })
+        {
+            var one = Run(["analyze", path, .. format]);
+            var two = Run(["analyze", path, "--threads", "2", .. format]);
+            Assert.Equal(one.Exit, two.Exit);
+            Assert.Equal(one.Out, two.Out);
+            Assert.Contains("path.mtu-blackhole", two.Out, StringComparison.Ordinal);
+        }
+        var (exit, stdout, stderr) = Run("analyze", path, "--threads", "0");
+        Assert.Equal(2, exit);
+        Assert.Equal("", stdout);
+        Assert.Equal("rdpwire: --threads must be between 1 and 64, not 0", stderr.TrimEnd());
+    }
+
+    [Fact]
     public void HandMade_NotACapture_OneLineAndExit2()
     {
         string path = TempFile("GET / HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
