@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using RdpWire.Analyzer.Report;
 using RdpWire.Capture;
 using RdpWire.Capture.Decoding;
@@ -6,17 +5,19 @@ using RdpWire.Capture.Decoding;
 namespace RdpWire.Analyzer;
 
 /// <summary>
-/// <c>analyze --threads N</c>: the capture's flows spread over N analyzers on their own threads,
-/// fed by the reading thread, and one report at the end that is the report a single analyzer
+/// <c>analyze --threads N</c>: the capture's flows spread over N analyzers, each on its own thread
+/// with its own reader of the file, and one report at the end that is the report a single analyzer
 /// writes.
 /// <list type="bullet">
-/// <item>A packet goes to the shard of its pair of IP addresses (either order), so both directions
+/// <item>Every thread reads every packet (from the page cache, in large blocks) and analyzes those
+/// of its shard: nothing is copied or handed between threads, and key logs embedded in the capture
+/// reach every analyzer in their place. (Handing copied packets from one reading thread to the
+/// others was measured slower: the copy and the cache misses on the other core cost more than a
+/// second read.)</item>
+/// <item>A packet's shard is that of its pair of IP addresses (either order), so both directions
 /// of a TCP connection, its IP fragments (which carry no ports), RDP-UDP flows between the same
 /// hosts and the ICMP errors quoting them (routed by the quoted addresses) meet in one analyzer.
 /// Packets that do not decode to IP go to shard 0, which counts them.</item>
-/// <item>Packets are copied into batches (the reader's buffer is reused at the next read) and
-/// handed over through a bounded queue, so a slow shard holds the reader back instead of memory
-/// growing.</item>
 /// <item>Connection ids: each shard records the frame that created each of its connections; the id a
 /// single analyzer would have given is that frame's rank among all shards' creation frames.</item>
 /// <item>Connections open at the end are judged against the whole capture's last packet; the capture
@@ -29,67 +30,94 @@ public static class ShardedAnalysis
 {
     private const byte TcpProtocol = 6, UdpProtocol = 17; // RFC 9293, RFC 768
 
-    /// <summary>Bytes of packet data per batch handed to a shard.</summary>
-    private const int BatchBytes = 1 << 20;
-    private const int BatchPackets = 8192;
-    /// <summary>Batches queued per shard before the reader waits.</summary>
-    private const int QueueDepth = 4;
-
-    public static AnalysisReport Analyze(IPacketSource source, AnalyzerOptions options, int threads)
+    /// <param name="source">Read by the calling thread (shard 0); the caller disposes it.</param>
+    /// <param name="openAnother">Opens the same capture again for each further thread (disposed here).</param>
+    public static AnalysisReport Analyze(IPacketSource source, Func<IPacketSource> openAnother, AnalyzerOptions options, int threads)
     {
         if (threads <= 1)
         {
             return CaptureAnalyzer.Analyze(source, options);
         }
-        // Shard 0 runs on the reading thread itself (no copy, no hand-over); the others on their own.
-        var shards = Enumerable.Range(0, threads).Select(i => new Shard(i, source, options, inline: i == 0)).ToArray();
-        foreach (var shard in shards)
-        {
-            shard.Start();
-        }
-        long first = 0, last = 0, packets = 0;
-        CaptureFormatException? readError;
+        var sources = new IPacketSource[threads];
+        sources[0] = source;
         try
         {
-            readError = CaptureAnalyzer.ReadPackets(source,
-                keyLog =>
+            for (int i = 1; i < threads; i++)
+            {
+                sources[i] = openAnother();
+            }
+            // Each shard its own copy of the key material: nothing in it is shared between threads.
+            var analyzers = sources.Select(s => new CaptureAnalyzer(s.Name, s.Format, options with { KeyLog = options.KeyLog?.Clone() }) { CreationFrames = [] }).ToArray();
+            var readErrors = new CaptureFormatException?[threads];
+            var failures = new Exception?[threads];
+            long first = 0, last = 0;
+
+            void Run(int shard)
+            {
+                var analyzer = analyzers[shard];
+                long packets = 0;
+                readErrors[shard] = CaptureAnalyzer.ReadPackets(sources[shard], analyzer.AddKeyLog, (in CapturedPacket packet) =>
                 {
-                    // Every shard decrypts with the key logs embedded in the capture.
-                    foreach (var shard in shards)
+                    if (shard == 0)
                     {
-                        shard.AddKeyLog(keyLog);
+                        if (packets++ == 0)
+                        {
+                            first = packet.TimestampTicks;
+                        }
+                        last = Math.Max(last, packet.TimestampTicks);
                     }
-                },
-                (in CapturedPacket packet) =>
-                {
-                    if (packets++ == 0)
+                    if (ShardOf(packet, threads) == shard)
                     {
-                        first = packet.TimestampTicks;
+                        analyzer.Process(packet);
                     }
-                    last = Math.Max(last, packet.TimestampTicks);
-                    shards[ShardOf(packet, threads)].Add(packet);
-                    return !AnyFailed(shards);
+                    return true;
                 });
+            }
+
+            var workers = Enumerable.Range(1, threads - 1).Select(shard => new Thread(() =>
+            {
+                try
+                {
+                    Run(shard);
+                }
+                catch (Exception e)
+                {
+                    failures[shard] = e;
+                }
+            }) { Name = $"rdpwire shard {shard}", IsBackground = true }).ToList();
+            workers.ForEach(w => w.Start());
+            try
+            {
+                Run(0);
+            }
+            finally
+            {
+                workers.ForEach(w => w.Join());
+            }
+            if (failures.FirstOrDefault(f => f is not null) is { } failure)
+            {
+                // A bug, as an exception in the one-thread analyzer would be: report it, do not hide it.
+                throw new InvalidOperationException($"an analysis thread failed: {failure.Message}", failure);
+            }
+            return Merge(analyzers, source, readErrors[0], first, last);
         }
         finally
         {
-            foreach (var shard in shards)
+            for (int i = 1; i < threads; i++)
             {
-                shard.Finish();
+                sources[i]?.Dispose();
             }
         }
-        if (shards.FirstOrDefault(s => s.Failure is not null) is { } broken)
-        {
-            // A bug, as an exception in the one-thread analyzer would be: report it, do not hide it.
-            throw new InvalidOperationException($"analysis thread {broken.Index} failed: {broken.Failure!.Message}", broken.Failure);
-        }
+    }
 
-        var primary = shards[0].Analyzer;
+    /// <summary>One report from the shards: ids renumbered as one analyzer would have given them, facts added up, spools merged.</summary>
+    private static AnalysisReport Merge(CaptureAnalyzer[] analyzers, IPacketSource source, CaptureFormatException? readError, long first, long last)
+    {
+        var primary = analyzers[0];
         primary.RecordReadingProblems(source, readError);
-        var facts = shards.Select(s => s.Analyzer.CompleteConnections(last)).ToList();
+        var facts = analyzers.Select(a => a.CompleteConnections(last)).ToList();
+        var ids = GlobalIds(analyzers.Select(a => a.CreationFrames!).ToList());
 
-        // Ids as one analyzer would have numbered them: the rank of each creating frame.
-        var ids = GlobalIds(shards.Select(s => s.CreationFrames).ToList());
         // Shards that spooled are merged as spools; when any did, the others' few connections join them there.
         ConnectionSpool? spool = null;
         if (facts.Any(f => f.Spool is not null))
@@ -116,7 +144,7 @@ public static class ShardedAnalysis
         var connections = new List<ConnectionReport>();
         if (spool is null)
         {
-            for (int i = 0; i < shards.Length; i++)
+            for (int i = 0; i < facts.Count; i++)
             {
                 foreach (var c in facts[i].Connections)
                 {
@@ -131,18 +159,6 @@ public static class ShardedAnalysis
         merged.First = first;
         merged.Last = last;
         return primary.BuildReport(merged, source.LinkTypes, source.TruncatedPackets);
-    }
-
-    private static bool AnyFailed(Shard[] shards)
-    {
-        for (int i = 1; i < shards.Length; i++)
-        {
-            if (shards[i].Failure is not null)
-            {
-                return true;
-            }
-        }
-        return false;
     }
 
     /// <summary>The shard of a packet: its IP address pair (or, for an ICMP error, the pair it quotes), in either order.</summary>
@@ -168,24 +184,11 @@ public static class ShardedAnalysis
         return ShardOf(a, b, shards);
     }
 
-    /// <summary>
-    /// Shard 0's weight against 1 for each of the others: the reading thread also reads, routes and
-    /// copies every packet, so it takes fewer flows (a fifth of them with two threads; measured with
-    /// bench/run.sh, 0.5 and 0.35 were slower).
-    /// </summary>
-    private const double ReaderWeight = 0.25;
-
     private static int ShardOf(NetAddress a, NetAddress b, int shards)
     {
         UInt128 pair = a.Value ^ b.Value; // the same in either direction
         ulong h = ((ulong)pair ^ (ulong)(pair >> 64)) * 0x9E3779B97F4A7C15UL;
-        double x = (h >> 11) * (1.0 / (1UL << 53)); // uniform in [0, 1)
-        double readerShare = ReaderWeight / (ReaderWeight + shards - 1);
-        if (x < readerShare)
-        {
-            return 0;
-        }
-        return 1 + Math.Min(shards - 2, (int)((x - readerShare) / (1 - readerShare) * (shards - 1)));
+        return (int)((h >> 32) % (ulong)shards);
     }
 
     /// <summary>Per shard, its connection ids (1-based index) mapped to their rank among all creation frames.</summary>
@@ -210,142 +213,6 @@ public static class ShardedAnalysis
                 return ids;
             }
             ids[pick][next[pick]++] = ++id;
-        }
-    }
-
-    /// <summary>Packets of one shard, copied out of the reader's buffer.</summary>
-    private sealed class Batch
-    {
-        public byte[] Data = new byte[BatchBytes];
-        public int Used;
-        public readonly List<(long Frame, long Ticks, byte SubTick, LinkType LinkType, int InterfaceId, int OriginalLength, int Offset, int Length)> Packets = new(BatchPackets);
-        /// <summary>Key log text to add before this batch's packets.</summary>
-        public string? KeyLog;
-
-        public bool Fits(int length) => Packets.Count < BatchPackets && Used + length <= Data.Length;
-
-        public void Clear()
-        {
-            Used = 0;
-            Packets.Clear();
-            KeyLog = null;
-        }
-    }
-
-    private sealed class Shard
-    {
-        private readonly BlockingCollection<Batch> _queue = new(QueueDepth);
-        private readonly ConcurrentBag<Batch> _free = [];
-        private readonly Thread? _thread;
-        private Batch _current = new();
-
-        public Shard(int index, IPacketSource source, AnalyzerOptions options, bool inline)
-        {
-            Index = index;
-            // Each shard its own copy of the key material: nothing in it is shared between threads.
-            var own = options with { KeyLog = options.KeyLog?.Clone() };
-            Analyzer = new CaptureAnalyzer(source.Name, source.Format, own) { CreationFrames = CreationFrames };
-            _thread = inline ? null : new Thread(Run) { Name = $"rdpwire shard {index}", IsBackground = true };
-        }
-
-        public int Index { get; }
-        public CaptureAnalyzer Analyzer { get; }
-        public List<long> CreationFrames { get; } = [];
-        public Exception? Failure { get; private set; }
-
-        public void Start() => _thread?.Start();
-
-        public void Add(in CapturedPacket packet)
-        {
-            if (_thread is null)
-            {
-                Analyzer.Process(packet);
-                return;
-            }
-            var data = packet.Data.Span;
-            if (!_current.Fits(data.Length))
-            {
-                Send();
-                if (_current.Data.Length < data.Length)
-                {
-                    _current.Data = new byte[data.Length];
-                }
-            }
-            data.CopyTo(_current.Data.AsSpan(_current.Used));
-            _current.Packets.Add((packet.Frame, packet.TimestampTicks, packet.SubTickNanoseconds, packet.LinkType, packet.InterfaceId, packet.OriginalLength, _current.Used, data.Length));
-            _current.Used += data.Length;
-        }
-
-        public void AddKeyLog(string text)
-        {
-            if (_thread is null)
-            {
-                Analyzer.AddKeyLog(text);
-                return;
-            }
-            Send();
-            _current.KeyLog = text;
-            Send(evenIfEmpty: true);
-        }
-
-        /// <summary>Hands the last batch over and waits for the shard to process everything.</summary>
-        public void Finish()
-        {
-            if (_thread is null)
-            {
-                return;
-            }
-            Send();
-            _queue.CompleteAdding();
-            _thread.Join();
-        }
-
-        private void Send(bool evenIfEmpty = false)
-        {
-            if (_current.Packets.Count == 0 && !evenIfEmpty)
-            {
-                return;
-            }
-            if (Failure is null)
-            {
-                _queue.Add(_current);
-            }
-            if (!_free.TryTake(out var next))
-            {
-                next = new Batch();
-            }
-            _current = next;
-        }
-
-        private void Run()
-        {
-            try
-            {
-                foreach (var batch in _queue.GetConsumingEnumerable())
-                {
-                    if (batch.KeyLog is { } keyLog)
-                    {
-                        Analyzer.AddKeyLog(keyLog);
-                    }
-                    foreach (var (frame, ticks, subTick, linkType, interfaceId, originalLength, offset, length) in batch.Packets)
-                    {
-                        Analyzer.Process(new CapturedPacket(frame, ticks, linkType, interfaceId, originalLength, batch.Data.AsMemory(offset, length), subTick));
-                    }
-                    if (batch.Data.Length == BatchBytes)
-                    {
-                        batch.Clear();
-                        _free.Add(batch);
-                    }
-                }
-            }
-            catch (Exception e)
-            {
-                Failure = e;
-                // Keep taking batches so the reader never blocks on a full queue.
-                foreach (var _ in _queue.GetConsumingEnumerable())
-                {
-                }
-            }
         }
     }
 }

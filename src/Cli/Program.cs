@@ -133,7 +133,7 @@ public static class Program
                         stderr.WriteLine($"rdpwire: --threads must be between 1 and 64, not {threadCount}");
                         return ExitUsage;
                     }
-                    report = ShardedAnalysis.Analyze(source, options, threadCount);
+                    report = ShardedAnalysis.Analyze(source, () => CaptureFile.Open(path), options, threadCount);
                 }
             }
             catch (Exception e) when (e is CaptureFormatException or IOException or UnauthorizedAccessException)

@@ -107,7 +107,8 @@ public static class Fuzzer
             try
             {
                 using var source = CaptureFile.Open(new MemoryStream(input, writable: false), "fuzz");
-                var report = ShardedAnalysis.Analyze(source, new AnalyzerOptions { KeyLog = keys }, threads);
+                var report = ShardedAnalysis.Analyze(source, () => CaptureFile.Open(new MemoryStream(input, writable: false), "fuzz"),
+                    new AnalyzerOptions { KeyLog = keys }, threads);
                 // The renderers must cope with whatever the report holds.
                 _ = RdpWire.Analyzer.Report.ReportJson.Serialize(report);
             }

@@ -72,7 +72,7 @@ public class ShardedAnalysisTests
     private static string Json(string path, AnalyzerOptions options, int threads)
     {
         using var source = CaptureFile.Open(path);
-        var report = ShardedAnalysis.Analyze(source, options, threads);
+        var report = ShardedAnalysis.Analyze(source, () => CaptureFile.Open(path), options, threads);
         using var spool = report.Spool;
         using var buffer = new MemoryStream();
         ReportJson.Write(buffer, report);
