@@ -593,11 +593,7 @@ public sealed class CaptureAnalyzer
         if (_spool is null && _options.SpoolConnections && _finished.Count >= _options.SpoolAfter)
         {
             // Many connections: from here on they wait on disk (small captures never pay for the spool).
-            _spool = new RdpWire.Analyzer.Report.ConnectionSpool();
-            foreach (var kept in _finished)
-            {
-                _spool.Add(kept);
-            }
+            _spool = RdpWire.Analyzer.Report.ConnectionSpool.Of(_finished);
             _finished.Clear();
         }
         if (_spool is { } spool)

@@ -125,15 +125,7 @@ public static class ShardedAnalysis
             var parts = new List<(ConnectionSpool, long[])>();
             for (int i = 0; i < facts.Count; i++)
             {
-                var part = facts[i].Spool;
-                if (part is null && facts[i].Connections.Count > 0)
-                {
-                    part = new ConnectionSpool();
-                    foreach (var c in facts[i].Connections)
-                    {
-                        part.Add(c);
-                    }
-                }
+                var part = facts[i].Spool ?? (facts[i].Connections.Count > 0 ? ConnectionSpool.Of(facts[i].Connections) : null);
                 if (part is not null)
                 {
                     parts.Add((part, ids[i]));

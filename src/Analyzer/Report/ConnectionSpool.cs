@@ -18,6 +18,17 @@ public sealed class ConnectionSpool : IDisposable
         _file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose);
     }
 
+    /// <summary>A new spool holding <paramref name="reports"/> (connections decided before spooling began).</summary>
+    public static ConnectionSpool Of(IEnumerable<ConnectionReport> reports)
+    {
+        var spool = new ConnectionSpool();
+        foreach (var report in reports)
+        {
+            spool.Add(report);
+        }
+        return spool;
+    }
+
     public int Count => _parts?.Sum(p => p.Spool.Count) ?? _index.Count;
 
     public void Add(ConnectionReport report)

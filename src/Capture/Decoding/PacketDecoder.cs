@@ -61,17 +61,21 @@ public static class PacketDecoder
             return false;
         }
         ReadOnlySpan<byte> ip = frame[ipOffset..];
-        if (ipVersion == Ipv4Header.Version && ip.Length >= 20)
+        if (ipVersion == Ipv4Header.Version)
         {
-            (source, destination, protocol) = (NetAddress.FromIPv4(ip[12..16]), NetAddress.FromIPv4(ip[16..20]), ip[9]);
+            if (Ipv4Header.TryRead(ip, out var v4) != DecodeResult.Ok)
+            {
+                return false;
+            }
+            (source, destination, protocol) = (v4.Source, v4.Destination, v4.Protocol);
             return true;
         }
-        if (ipVersion != Ipv4Header.Version && ip.Length >= Ipv6Header.Length)
+        if (Ipv6Header.TryRead(ip, out var v6) != DecodeResult.Ok)
         {
-            (source, destination, protocol) = (NetAddress.FromIPv6(ip[8..24]), NetAddress.FromIPv6(ip[24..40]), ip[6]);
-            return true;
+            return false;
         }
-        return false;
+        (source, destination, protocol) = (v6.Source, v6.Destination, v6.NextHeader);
+        return true;
     }
 
     /// <summary>

@@ -121,11 +121,7 @@ public sealed class RdpStreamParser
                 }
                 _collectHandshake = false;
                 _collectCipher = false;
-                _headerBytesLeft = TlsRecordHeader.Size;
-                _pendingRecord = new TlsRecordSummary(header, null, null, null, true, []);
-                _recordStart = Offset;
-                _skipRemaining = TlsRecordHeader.Size + header.Length;
-                _mode = Mode.SkippingTlsRecord;
+                BeginTlsRecord(new TlsRecordSummary(header, null, null, null, true, []));
             }
             int n = (int)Math.Min(_skipRemaining, bytes.Length - pos);
             _skipRemaining -= n;
@@ -533,12 +529,18 @@ public sealed class RdpStreamParser
             _cipher ??= ArrayPool<byte>.Shared.Rent(TlsRecordHeader.MaxFragmentLength);
             _cipherLength = 0;
         }
-        _headerBytesLeft = TlsRecordHeader.Size;
-        _pendingRecord = new TlsRecordSummary(header, handshakeType, alertLevel, alertDescription, encrypted, []);
-        _recordStart = Offset;
-        _skipRemaining = TlsRecordHeader.Size + header.Length;
-        _mode = Mode.SkippingTlsRecord;
+        BeginTlsRecord(new TlsRecordSummary(header, handshakeType, alertLevel, alertDescription, encrypted, []));
         return Skip(rest);
+    }
+
+    /// <summary>Skips the record whose header starts at <see cref="Offset"/>; it is reported once its last byte is consumed.</summary>
+    private void BeginTlsRecord(TlsRecordSummary record)
+    {
+        _headerBytesLeft = TlsRecordHeader.Size;
+        _pendingRecord = record;
+        _recordStart = Offset;
+        _skipRemaining = TlsRecordHeader.Size + record.Header.Length;
+        _mode = Mode.SkippingTlsRecord;
     }
 
     /// <summary>Whether a record of this type from this side is ciphertext.</summary>
