@@ -6,7 +6,8 @@
 # For each size: builds (once) a capture from the recorded fixtures with bench/RdpWire.Bench
 # (hundreds of interleaved sessions, mostly encrypted bulk data, some failures), checks that every
 # generated session has its template fixture's verdict, reads the file once into the page cache,
-# then times the whole process: wall seconds (best of $BENCH_RUNS, default 3), MB/s and peak resident
+# then times the whole process of the installed form of the tool (`dotnet publish -r linux-x64`, which
+# precompiles it, see README "Install"): wall seconds (best of $BENCH_RUNS, default 3), MB/s and peak resident
 # memory (highest of the runs, /usr/bin/time); the same with --threads 2, whose report must be
 # byte-identical; and tshark with the issue's display filter when tshark is installed (one run).
 # Captures go to $BENCH_DIR (default /tmp). The BenchmarkDotNet suite is separate:
@@ -15,9 +16,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dir=${BENCH_DIR:-/tmp}
-dotnet build -c Release -v quiet -nologo src/Cli/Cli.csproj >/dev/null
+rid=$(dotnet --info | awk '/^ *RID:/ { print $2; exit }')
+dotnet publish -c Release -r "$rid" --self-contained false -v quiet -nologo -o "$dir/rdpwire-publish" src/Cli/Cli.csproj >/dev/null
 dotnet build -c Release -v quiet -nologo bench/RdpWire.Bench/RdpWire.Bench.csproj >/dev/null
-rdpwire=(dotnet src/Cli/bin/Release/net10.0/rdpwire.dll)
+rdpwire=("$dir/rdpwire-publish/rdpwire")
 bench=bench/RdpWire.Bench/bin/Release/net10.0/RdpWire.Bench
 filter='rdp || tls.handshake.type || tls.alert_message || tcp.analysis.retransmission || icmp'
 

@@ -172,14 +172,13 @@ public static class ShardedAnalysis
         {
             return 0;
         }
-        var (a, b) = p.IcmpIsError && p.IcmpQuoted.Source.Value != 0 ? (p.IcmpQuoted.Source, p.IcmpQuoted.Destination) : (p.Source, p.Destination);
+        var (a, b) = p.IcmpIsError && !p.IcmpQuoted.Source.IsZero ? (p.IcmpQuoted.Source, p.IcmpQuoted.Destination) : (p.Source, p.Destination);
         return ShardOf(a, b, shards);
     }
 
     private static int ShardOf(NetAddress a, NetAddress b, int shards)
     {
-        UInt128 pair = a.Value ^ b.Value; // the same in either direction
-        ulong h = ((ulong)pair ^ (ulong)(pair >> 64)) * 0x9E3779B97F4A7C15UL;
+        ulong h = (a.Lower ^ b.Lower ^ a.Upper ^ b.Upper) * 0x9E3779B97F4A7C15UL; // the same in either direction
         return (int)((h >> 32) % (ulong)shards);
     }
 

@@ -18,8 +18,8 @@ public readonly record struct FlowKey(Endpoint Low, Endpoint High, byte Protocol
 {
     public static FlowKey Of(Endpoint a, Endpoint b, byte protocol)
     {
-        bool aFirst = a.Address.Value < b.Address.Value
-            || (a.Address.Value == b.Address.Value && a.Port <= b.Port);
+        int byAddress = a.Address.CompareTo(b.Address);
+        bool aFirst = byAddress < 0 || (byAddress == 0 && a.Port <= b.Port);
         return aFirst ? new FlowKey(a, b, protocol) : new FlowKey(b, a, protocol);
     }
 
@@ -27,7 +27,8 @@ public readonly record struct FlowKey(Endpoint Low, Endpoint High, byte Protocol
     // through the nested records' comparers. HashCode is seeded per process, so a capture cannot
     // be crafted to make the flow table's keys collide.
     public bool Equals(FlowKey other) =>
-        Low.Address.Value == other.Low.Address.Value && High.Address.Value == other.High.Address.Value
+        Low.Address.Lower == other.Low.Address.Lower && Low.Address.Upper == other.Low.Address.Upper
+        && High.Address.Lower == other.High.Address.Lower && High.Address.Upper == other.High.Address.Upper
         && Low.Port == other.Low.Port && High.Port == other.High.Port && Protocol == other.Protocol
         && Low.Address.IsIPv6 == other.Low.Address.IsIPv6 && High.Address.IsIPv6 == other.High.Address.IsIPv6;
 
@@ -42,13 +43,12 @@ public readonly record struct FlowKey(Endpoint Low, Endpoint High, byte Protocol
 
     private int Hash(int salt)
     {
-        UInt128 low = Low.Address.Value, high = High.Address.Value;
         var h = new HashCode();
         h.Add(salt);
-        h.Add((ulong)low);
-        h.Add((ulong)(low >> 64));
-        h.Add((ulong)high);
-        h.Add((ulong)(high >> 64));
+        h.Add(Low.Address.Lower);
+        h.Add(Low.Address.Upper);
+        h.Add(High.Address.Lower);
+        h.Add(High.Address.Upper);
         h.Add(Low.Port << 16 | High.Port);
         h.Add(Protocol);
         return h.ToHashCode();

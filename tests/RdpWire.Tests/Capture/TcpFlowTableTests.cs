@@ -8,8 +8,8 @@ namespace RdpWire.Tests.Capture;
 /// <summary>Flow-table behaviour with hand-made decoded segments: roles, port reuse, idle expiry, the cap.</summary>
 public class TcpFlowTableTests
 {
-    private static readonly NetAddress Client = new(0x0A000002, false);
-    private static readonly NetAddress Server = new(0x0A000001, false);
+    private static readonly NetAddress Client = new(0, 0x0A000002, false);
+    private static readonly NetAddress Server = new(0, 0x0A000001, false);
 
     private static DecodedPacket Segment(long frame, double seconds, bool fromClient, TcpFlags flags, uint seq,
         ushort clientPort = 50000, byte[]? payload = null)
