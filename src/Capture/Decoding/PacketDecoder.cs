@@ -126,7 +126,7 @@ public static class PacketDecoder
             }
             transportStart = extensions.Length;
             upperLayer = extensions.UpperLayerProtocol;
-            decoded = decoded with { IpProtocol = upperLayer };
+            decoded.IpProtocol = upperLayer;
         }
         return DecodeTransport(carrier, ref decoded, new TransportSpan(
             upperLayer, ipVersion, transportStart, ipPayload.Length, ipPayload.Length - transportStart,
@@ -232,20 +232,17 @@ public static class PacketDecoder
         // not payload; a total length past the captured bytes means snaplen cut the datagram.
         int capturedEnd = ipOffset + Math.Min(datagramLength, ip.Length);
 
-        decoded = decoded with
-        {
-            IpVersion = Ipv4Header.Version,
-            Source = header.Source,
-            Destination = header.Destination,
-            IpProtocol = header.Protocol,
-            IpTotalLength = datagramLength,
-            IpHeaderLength = (byte)header.HeaderLength,
-            Ttl = header.TimeToLive,
-            IpIdentification = header.Identification,
-            DontFragment = header.DontFragment,
-            MoreFragments = header.MoreFragments,
-            FragmentOffset = header.FragmentOffset,
-        };
+        decoded.IpVersion = Ipv4Header.Version;
+        decoded.Source = header.Source;
+        decoded.Destination = header.Destination;
+        decoded.IpProtocol = header.Protocol;
+        decoded.IpTotalLength = datagramLength;
+        decoded.IpHeaderLength = (byte)header.HeaderLength;
+        decoded.Ttl = header.TimeToLive;
+        decoded.IpIdentification = header.Identification;
+        decoded.DontFragment = header.DontFragment;
+        decoded.MoreFragments = header.MoreFragments;
+        decoded.FragmentOffset = header.FragmentOffset;
 
         return DecodeTransport(packet, ref decoded, new TransportSpan(
             header.Protocol, Ipv4Header.Version, ipOffset + header.HeaderLength, capturedEnd,
@@ -268,16 +265,13 @@ public static class PacketDecoder
             : Ipv6Header.Length + header.PayloadLength;
         int capturedEnd = ipOffset + Math.Min(datagramLength, ip.Length);
 
-        decoded = decoded with
-        {
-            IpVersion = Ipv6Header.Version,
-            Source = header.Source,
-            Destination = header.Destination,
-            IpProtocol = header.NextHeader,
-            IpTotalLength = datagramLength,
-            IpHeaderLength = Ipv6Header.Length,
-            Ttl = header.HopLimit,
-        };
+        decoded.IpVersion = Ipv6Header.Version;
+        decoded.Source = header.Source;
+        decoded.Destination = header.Destination;
+        decoded.IpProtocol = header.NextHeader;
+        decoded.IpTotalLength = datagramLength;
+        decoded.IpHeaderLength = Ipv6Header.Length;
+        decoded.Ttl = header.HopLimit;
 
         int extensionsStart = ipOffset + Ipv6Header.Length;
         result = Ipv6ExtensionHeaders.TryWalk(packet.Data.Span[extensionsStart..capturedEnd],
@@ -287,13 +281,10 @@ public static class PacketDecoder
             return result;
         }
 
-        decoded = decoded with
-        {
-            IpProtocol = extensions.UpperLayerProtocol,
-            IpIdentification = extensions.FragmentIdentification,
-            MoreFragments = extensions.MoreFragments,
-            FragmentOffset = extensions.FragmentOffset,
-        };
+        decoded.IpProtocol = extensions.UpperLayerProtocol;
+        decoded.IpIdentification = extensions.FragmentIdentification;
+        decoded.MoreFragments = extensions.MoreFragments;
+        decoded.FragmentOffset = extensions.FragmentOffset;
 
         return DecodeTransport(packet, ref decoded, new TransportSpan(
             extensions.UpperLayerProtocol, Ipv6Header.Version, extensionsStart + extensions.Length, capturedEnd,
@@ -361,17 +352,14 @@ public static class PacketDecoder
         {
             return result;
         }
-        decoded = decoded with
-        {
-            SourcePort = tcp.SourcePort,
-            DestinationPort = tcp.DestinationPort,
-            Sequence = tcp.SequenceNumber,
-            Acknowledgment = tcp.AcknowledgmentNumber,
-            TcpFlags = tcp.Flags,
-            Window = tcp.Window,
-            TcpHeaderLength = (byte)tcp.HeaderLength,
-            TcpOptions = tcp.Options,
-        };
+        decoded.SourcePort = tcp.SourcePort;
+        decoded.DestinationPort = tcp.DestinationPort;
+        decoded.Sequence = tcp.SequenceNumber;
+        decoded.Acknowledgment = tcp.AcknowledgmentNumber;
+        decoded.TcpFlags = tcp.Flags;
+        decoded.Window = tcp.Window;
+        decoded.TcpHeaderLength = (byte)tcp.HeaderLength;
+        decoded.TcpOptions = tcp.Options;
         SetPayload(packet, ref decoded, span.Start + tcp.HeaderLength, span.CapturedEnd,
             span.WireLength - tcp.HeaderLength, TransportKind.Tcp);
         return DecodeResult.Ok;
@@ -387,7 +375,8 @@ public static class PacketDecoder
         }
         // The UDP length may be shorter than the IP payload; the rest is not UDP data.
         int datagramEnd = span.Start + udp.DatagramLength;
-        decoded = decoded with { SourcePort = udp.SourcePort, DestinationPort = udp.DestinationPort };
+        decoded.SourcePort = udp.SourcePort;
+        decoded.DestinationPort = udp.DestinationPort;
         SetPayload(packet, ref decoded, span.Start + UdpHeader.Length, Math.Min(span.CapturedEnd, datagramEnd),
             udp.DatagramLength - UdpHeader.Length, TransportKind.Udp);
         return DecodeResult.Ok;
@@ -401,14 +390,11 @@ public static class PacketDecoder
         {
             return result;
         }
-        decoded = decoded with
-        {
-            IcmpType = icmp.Type,
-            IcmpCode = icmp.Code,
-            IcmpMtu = icmp.NextHopMtu,
-            IcmpIsError = icmp.IsError,
-            IcmpQuoted = icmp.Quoted,
-        };
+        decoded.IcmpType = icmp.Type;
+        decoded.IcmpCode = icmp.Code;
+        decoded.IcmpMtu = icmp.NextHopMtu;
+        decoded.IcmpIsError = icmp.IsError;
+        decoded.IcmpQuoted = icmp.Quoted;
         SetPayload(packet, ref decoded, span.Start + IcmpMessage.HeaderLength, span.CapturedEnd,
             span.WireLength - IcmpMessage.HeaderLength, TransportKind.Icmp);
         return DecodeResult.Ok;
@@ -422,14 +408,11 @@ public static class PacketDecoder
         {
             return result;
         }
-        decoded = decoded with
-        {
-            IcmpType = icmp.Type,
-            IcmpCode = icmp.Code,
-            IcmpMtu = icmp.Mtu,
-            IcmpIsError = icmp.IsError,
-            IcmpQuoted = icmp.Quoted,
-        };
+        decoded.IcmpType = icmp.Type;
+        decoded.IcmpCode = icmp.Code;
+        decoded.IcmpMtu = icmp.Mtu;
+        decoded.IcmpIsError = icmp.IsError;
+        decoded.IcmpQuoted = icmp.Quoted;
         SetPayload(packet, ref decoded, span.Start + Icmpv6Message.HeaderLength, span.CapturedEnd,
             span.WireLength - Icmpv6Message.HeaderLength, TransportKind.Icmpv6);
         return DecodeResult.Ok;
@@ -439,12 +422,9 @@ public static class PacketDecoder
         int start, int capturedEnd, int wireLength, TransportKind transport)
     {
         int end = Math.Max(start, capturedEnd);
-        decoded = decoded with
-        {
-            Transport = transport,
-            Payload = packet.Data[start..end],
-            PayloadWireLength = wireLength,
-        };
+        decoded.Transport = transport;
+        decoded.Payload = packet.Data[start..end];
+        decoded.PayloadWireLength = wireLength;
     }
 }
 
