@@ -6,7 +6,8 @@ using RdpWire.Capture.Files;
 namespace RdpWire.Bench;
 
 /// <summary>
-/// RdpWire.Bench generate OUT.pcap SIZE      build a capture of about SIZE (e.g. 500M, 5G) from the fixtures
+/// RdpWire.Bench generate OUT.pcap SIZE [BULK]  build a capture of about SIZE (e.g. 500M, 5G) from the fixtures,
+///                                              BULK server bytes per successful session (default 1.5M; 0: handshakes only)
 /// RdpWire.Bench verdicts CAPTURE            check that every generated session has its template's verdict
 /// RdpWire.Bench bdn [BenchmarkDotNet args]  the BenchmarkDotNet suite (reader, decoder, whole pipeline)
 /// </summary>
@@ -19,13 +20,14 @@ public static class Program
             BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args[1..]);
             return 0;
         }
-        if (args.Length == 3 && args[0] == "generate")
+        if (args.Length is 3 or 4 && args[0] == "generate")
         {
             var generator = new CaptureGenerator(FixturesDir(), CaptureGenerator.DefaultTemplates);
             long size = ParseSize(args[2]);
             // 256 sessions open at once (each one that ends is replaced), ~1.5 MiB of server data per
             // successful session at a segment every 2 ms: a gateway with a few hundred users.
-            var counts = generator.Write(args[1], size, bulkBytesPerSession: 3L << 19, concurrentSessions: 256,
+            long bulk = args.Length == 4 ? ParseSize(args[3]) : 3L << 19;
+            var counts = generator.Write(args[1], size, bulkBytesPerSession: bulk, concurrentSessions: 256,
                 startSpacing: TimeSpan.FromMilliseconds(5), segmentSpacing: TimeSpan.FromMilliseconds(2));
             Console.WriteLine($"wrote {args[1]}: {new FileInfo(args[1]).Length:N0} bytes, {counts.Values.Sum()} sessions ({string.Join(", ", counts.Select(c => $"{c.Key} {c.Value}"))})");
             return 0;
@@ -38,7 +40,7 @@ public static class Program
         {
             return MeasureSteadyStateAllocations();
         }
-        Console.Error.WriteLine("usage: RdpWire.Bench generate OUT.pcap SIZE | verdicts CAPTURE | bdn [BenchmarkDotNet args]");
+        Console.Error.WriteLine("usage: RdpWire.Bench generate OUT.pcap SIZE [BULK] | verdicts CAPTURE | bdn [BenchmarkDotNet args]");
         return 2;
     }
 

@@ -4,13 +4,15 @@ namespace RdpWire.Analyzer.Report;
 
 /// <summary>
 /// Decided connections kept on disk instead of in memory, so a capture of many thousands of
-/// connections is reported in flat memory: each report is written as one compact JSON line to
-/// a temporary file (deleted on close) and read back, in id order, one at a time.
+/// connections is reported in flat memory: each report is written as the JSON report will hold it
+/// (indented at its depth there, <see cref="ReportJson.WriteIndentedAt"/>) to a temporary file
+/// (deleted on close) and read back, in id order, one at a time.
 /// </summary>
 public sealed class ConnectionSpool : IDisposable
 {
     private readonly FileStream _file;
     private readonly List<(long Id, long Offset, int Length)> _index = [];
+    private readonly System.Buffers.ArrayBufferWriter<byte> _json = new(), _scratch = new();
 
     public ConnectionSpool()
     {
@@ -33,10 +35,11 @@ public sealed class ConnectionSpool : IDisposable
 
     public void Add(ConnectionReport report)
     {
-        byte[] json = JsonSerializer.SerializeToUtf8Bytes(report, ReportJson.Compact);
+        _json.ResetWrittenCount();
+        ReportJson.WriteIndentedAt(report, ReportJson.ConnectionDepth, _json, _scratch);
         _file.Seek(0, SeekOrigin.End);
-        _index.Add((report.Id, _file.Position, json.Length));
-        _file.Write(json);
+        _index.Add((report.Id, _file.Position, _json.WrittenCount));
+        _file.Write(_json.WrittenSpan);
     }
 
     /// <summary>Every spooled report in id order, deserialized one at a time.</summary>
@@ -44,15 +47,15 @@ public sealed class ConnectionSpool : IDisposable
     {
         foreach (var (id, json) in ReadAllJson())
         {
-            var report = JsonSerializer.Deserialize<ConnectionReport>(json.Span, ReportJson.Compact)!;
+            var report = JsonSerializer.Deserialize<ConnectionReport>(json.Span, ReportJson.Options)!;
             report.Id = id;
             yield return report;
         }
     }
 
     /// <summary>
-    /// Every spooled report's id and compact JSON, in id order; each buffer is valid until the next
-    /// is read. Writing these is cheaper than deserializing them (see <see cref="ReportJson.Write"/>).
+    /// Every spooled report's id and JSON, in id order; each buffer is valid until the next is read.
+    /// Copying these is cheaper than deserializing them (see <see cref="ReportJson.Write"/>).
     /// The id is the report's own, or for a merged spool the one it has in the merged report
     /// (the JSON still carries the shard's).
     /// </summary>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -25,8 +26,8 @@ public static class ReportJson
 
     /// <summary>
     /// Streams the report to <paramref name="stream"/> property by property, the connections one at
-    /// a time (from the spool when there is one), so the whole report never sits in memory. The
-    /// bytes are the same as <see cref="Serialize"/>'s.
+    /// a time (from the spool when there is one, copied as spooled: already laid out at their depth),
+    /// so the whole report never sits in memory. The bytes are the same as <see cref="Serialize"/>'s.
     /// </summary>
     public static void Write(Stream stream, AnalysisReport report)
     {
@@ -40,9 +41,10 @@ public static class ReportJson
         writer.WriteStartArray("connections");
         if (report.Spool is { } spool)
         {
+            byte[] renumbered = [];
             foreach (var (id, json) in spool.ReadAllJson())
             {
-                Transcribe(json.Span, writer, id);
+                writer.WriteRawValue(WithId(json.Span, id, ref renumbered), skipInputValidation: true);
                 writer.Flush();
             }
         }
@@ -60,101 +62,83 @@ public static class ReportJson
         writer.WriteEndObject();
     }
 
+    /// <summary>Where the report's connection objects sit: in the "connections" array of the top-level object.</summary>
+    internal const int ConnectionDepth = 2;
+
     /// <summary>
-    /// Writes one value's compact JSON (made with <see cref="Compact"/>) token by token, so the
-    /// writer lays it out at its own depth and indentation: the same bytes as serializing the
-    /// object there, without rebuilding it (the writer escapes with the same encoder, and
-    /// integers and shortest round-trip doubles format the same).
+    /// <paramref name="value"/> as <see cref="Options"/> writes it at <paramref name="depth"/> of an
+    /// indented document (the line break and indentation before it, and every line indented two
+    /// spaces per level), so that <see cref="Utf8JsonWriter.WriteRawValue(ReadOnlySpan{byte}, bool)"/>
+    /// there (which adds only the comma between values) gives the same bytes as serializing it
+    /// there. JSON text has no raw line feeds inside strings, so every line feed is one of the writer's.
     /// </summary>
-    /// <param name="id">When given, the value written for the object's top-level "id" (a connection renumbered after sharded analysis).</param>
-    public static void Transcribe(ReadOnlySpan<byte> compactJson, Utf8JsonWriter writer, long? id = null)
+    internal static void WriteIndentedAt<T>(T value, int depth, ArrayBufferWriter<byte> output, ArrayBufferWriter<byte> scratch)
     {
-        var reader = new Utf8JsonReader(compactJson, new JsonReaderOptions { MaxDepth = 256 });
-        while (reader.Read())
+        scratch.ResetWrittenCount();
+        using (var writer = new Utf8JsonWriter(scratch, new JsonWriterOptions { Indented = true, Encoder = Options.Encoder }))
         {
-            if (id is long newId && reader.TokenType == JsonTokenType.PropertyName && reader.CurrentDepth == 1 && reader.ValueTextEquals("id"u8))
+            JsonSerializer.Serialize(writer, value, Options);
+        }
+        ReadOnlySpan<byte> json = scratch.WrittenSpan;
+        int indent = 2 * depth;
+        output.Write(NewLine);
+        output.GetSpan(indent)[..indent].Fill((byte)' ');
+        output.Advance(indent);
+        while (json.Length > 0)
+        {
+            int lineFeed = json.IndexOf((byte)'\n');
+            int take = lineFeed < 0 ? json.Length : lineFeed + 1;
+            output.Write(json[..take]);
+            if (lineFeed >= 0)
             {
-                writer.WritePropertyName("id"u8);
-                reader.Read();
-                writer.WriteNumberValue(newId);
-                continue;
+                output.GetSpan(indent)[..indent].Fill((byte)' ');
+                output.Advance(indent);
             }
-            switch (reader.TokenType)
-            {
-                case JsonTokenType.StartObject:
-                    writer.WriteStartObject();
-                    break;
-                case JsonTokenType.EndObject:
-                    writer.WriteEndObject();
-                    break;
-                case JsonTokenType.StartArray:
-                    writer.WriteStartArray();
-                    break;
-                case JsonTokenType.EndArray:
-                    writer.WriteEndArray();
-                    break;
-                case JsonTokenType.PropertyName:
-                    if (reader.ValueIsEscaped)
-                    {
-                        writer.WritePropertyName(reader.GetString()!);
-                    }
-                    else
-                    {
-                        writer.WritePropertyName(reader.ValueSpan);
-                    }
-                    break;
-                case JsonTokenType.String:
-                    WriteString(ref reader, writer);
-                    break;
-                case JsonTokenType.Number:
-                    if (reader.ValueSpan.IndexOfAny(".eE"u8) >= 0 || reader.ValueSpan.SequenceEqual("-0"u8))
-                    {
-                        // A double (shortest round-trip text, as the serializer wrote it; -0 stays -0).
-                        writer.WriteNumberValue(reader.GetDouble());
-                    }
-                    else if (reader.TryGetInt64(out long whole))
-                    {
-                        writer.WriteNumberValue(whole);
-                    }
-                    else if (reader.TryGetUInt64(out ulong large))
-                    {
-                        writer.WriteNumberValue(large);
-                    }
-                    else
-                    {
-                        writer.WriteNumberValue(reader.GetDouble());
-                    }
-                    break;
-                case JsonTokenType.True:
-                    writer.WriteBooleanValue(true);
-                    break;
-                case JsonTokenType.False:
-                    writer.WriteBooleanValue(false);
-                    break;
-                case JsonTokenType.Null:
-                    writer.WriteNullValue();
-                    break;
-            }
+            json = json[take..];
         }
     }
 
-    /// <summary>A string value, unescaped and escaped again by the writer (same encoder, same bytes).</summary>
-    private static void WriteString(ref Utf8JsonReader reader, Utf8JsonWriter writer)
+    /// <summary>
+    /// A spooled connection (from <see cref="WriteIndentedAt"/>, at <see cref="ConnectionDepth"/>)
+    /// with <paramref name="id"/> as its "id", the first property: the same bytes when the id is
+    /// unchanged, else a copy in <paramref name="buffer"/> (a connection renumbered after sharded
+    /// analysis).
+    /// </summary>
+    internal static ReadOnlySpan<byte> WithId(ReadOnlySpan<byte> connection, long id, ref byte[] buffer)
     {
-        if (!reader.ValueIsEscaped)
+        int prefixLength = IdPrefixLength;
+        if (connection.Length <= prefixLength || connection.IndexOf((byte)'{') != NewLine.Length + 2 * ConnectionDepth
+            || !connection[..prefixLength].EndsWith("\"id\": "u8))
         {
-            writer.WriteStringValue(reader.ValueSpan);
-            return;
+            throw new InvalidOperationException("a spooled connection does not start with its id");
         }
-        byte[]? rented = null;
-        Span<byte> buffer = reader.ValueSpan.Length <= 512 ? stackalloc byte[512] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(reader.ValueSpan.Length));
-        int length = reader.CopyString(buffer);
-        writer.WriteStringValue(buffer[..length]);
-        if (rented is not null)
+        ReadOnlySpan<byte> rest = connection[prefixLength..];
+        int digits = rest.IndexOf((byte)',');
+        if (digits <= 0 || !System.Buffers.Text.Utf8Parser.TryParse(rest[..digits], out long spooledId, out int consumed) || consumed != digits)
         {
-            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            throw new InvalidOperationException("a spooled connection does not start with its id");
         }
+        if (spooledId == id)
+        {
+            return connection;
+        }
+        Span<byte> text = stackalloc byte[20];
+        System.Buffers.Text.Utf8Formatter.TryFormat(id, text, out int written);
+        int length = connection.Length - digits + written;
+        if (buffer.Length < length)
+        {
+            buffer = new byte[Math.Max(length, buffer.Length * 2)];
+        }
+        connection[..prefixLength].CopyTo(buffer);
+        text[..written].CopyTo(buffer.AsSpan(prefixLength));
+        rest[digits..].CopyTo(buffer.AsSpan(prefixLength + written));
+        return buffer.AsSpan(0, length);
     }
+
+    private static readonly byte[] NewLine = System.Text.Encoding.UTF8.GetBytes(Environment.NewLine);
+
+    /// <summary>The line break and indentation before the object, "{", the line break, the first property's indentation, <c>"id": </c>.</summary>
+    private static int IdPrefixLength => 2 * NewLine.Length + 2 * ConnectionDepth + 1 + 2 * (ConnectionDepth + 1) + "\"id\": ".Length;
 
     /// <summary>One line per connection, for streaming output.</summary>
     public static string SerializeLine(ConnectionReport connection) => JsonSerializer.Serialize(connection, Compact);

@@ -44,19 +44,34 @@ public class ReportStreamingTests
         ulong Beyond, bool Flag, int[] Numbers, string[] Texts, Dictionary<string, string> Names, Awkward? Child);
 
     [Fact]
-    public void Transcribe_SameBytesAsSerializingInPlace_ForEscapesUnicodeLongStringsAndNumbers()
+    public void IndentedAtDepth_SameBytesAsSerializingInPlace_ForEscapesUnicodeLongStringsAndNumbers()
     {
-        // Hand-made values at the edges of the token copy: escapes, non-ASCII, strings longer than
-        // its stack buffer, doubles, integers beyond long, nesting, dictionary keys needing escapes.
+        // Hand-made values at the edges of the raw copy: escapes (a line feed in a string is written
+        // \n, never raw), non-ASCII, long strings, doubles, integers beyond long, nesting, empty
+        // arrays and objects, dictionary keys needing escapes.
         string longText = string.Concat(Enumerable.Repeat("\"<é>\\\u0001 ", 200));
         var value = new Awkward("quote \" back \\ tab \t nl \n bell \u0007 é 漢 😀 <script>", null, 0.1, 1e-7, 1.7976931348623157e308,
             long.MinValue, ulong.MaxValue, true, [1, -2, 3], ["a", longText, ""],
             new() { ["plain"] = "x", ["needs \"escape\"\n"] = longText },
             new Awkward("child", "here", 2.5, -0.0, 12345.678, -1, 0, false, [], [], [], null));
-        byte[] compact = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(value, ReportJson.Compact);
+        var spooled = new System.Buffers.ArrayBufferWriter<byte>();
+        ReportJson.WriteIndentedAt(value, ReportJson.ConnectionDepth, spooled, new System.Buffers.ArrayBufferWriter<byte>());
 
         Assert.Equal(InArray(w => System.Text.Json.JsonSerializer.Serialize(w, value, ReportJson.Options)),
-            InArray(w => ReportJson.Transcribe(compact, w)));
+            InArray(w => w.WriteRawValue(spooled.WrittenSpan, skipInputValidation: true)));
+    }
+
+    [Fact]
+    public void WithId_RenumbersTheFirstPropertyOnly()
+    {
+        var spooled = new System.Buffers.ArrayBufferWriter<byte>();
+        ReportJson.WriteIndentedAt(new { Id = 7, Other = 7, Text = "id 7" }, ReportJson.ConnectionDepth, spooled, new System.Buffers.ArrayBufferWriter<byte>());
+        byte[] buffer = [];
+
+        Assert.Equal(Encoding.UTF8.GetString(spooled.WrittenSpan), Encoding.UTF8.GetString(ReportJson.WithId(spooled.WrittenSpan, 7, ref buffer)));
+        Assert.Equal(Encoding.UTF8.GetString(spooled.WrittenSpan).Replace("\"id\": 7,", "\"id\": 123456,"),
+            Encoding.UTF8.GetString(ReportJson.WithId(spooled.WrittenSpan, 123456, ref buffer)));
+        Assert.Throws<InvalidOperationException>(() => ReportJson.WithId("\n    {\n      \"other\": 7\n    }"u8, 1, ref buffer));
     }
 
     /// <summary>Writes one value inside {"list":[ ... ]}, indented, as the report's connections are.</summary>

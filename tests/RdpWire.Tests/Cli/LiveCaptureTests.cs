@@ -77,7 +77,8 @@ public class LiveCaptureTests
         using var capture = LiveLab.StartIn(lab.ClientNs, [.. LiveLab.Rdpwire, "capture", "-i", lab.ClientIf]);
         Assert.True(capture.WaitUntil(p => p.Stderr.Contains("capturing on", StringComparison.Ordinal) || p.HasExited, TimeSpan.FromSeconds(30)), capture.Stderr);
         capture.Signal("INT");
-        Assert.Equal(0, capture.WaitForExit(TimeSpan.FromSeconds(10)));
+        int exit = capture.WaitForExit(TimeSpan.FromSeconds(10));
+        Assert.True(exit == 0, $"exit {exit} (-1: still running 10 s after SIGINT); stderr: {capture.Stderr}");
         Assert.Contains("0 packets captured, 0 received by filter, 0 dropped by kernel, 0 dropped by interface", capture.Stderr, StringComparison.Ordinal);
         Assert.Contains("0 RDP connection(s)", capture.Stderr, StringComparison.Ordinal);
     }
