@@ -582,7 +582,7 @@ public sealed class CaptureAnalyzer
             }
         }
         var evidence = report.Findings[0].EvidenceFrames;
-        var ordered = evidence.Distinct().Order().ToList();
+        var ordered = VerdictEngine.SortedDistinct(evidence);
         evidence.Clear();
         evidence.AddRange(ordered);
         Finish(report);

@@ -320,10 +320,30 @@ public static partial class VerdictEngine
             Time = at is { } a ? ReportTime.Format(a.Ticks) : null,
             Summary = summary,
             Detail = detail,
-            EvidenceFrames = evidence.Concat(KeyFrames(ctx)).Where(f => f > 0).Distinct().Order().ToList(),
+            EvidenceFrames = SortedDistinct(evidence.Concat(KeyFrames(ctx)).Where(f => f > 0)),
             Fix = (fix ?? def.Fix).ToList(),
             MstscCodes = (mstsc ?? def.MstscCodes).ToList(),
         };
+    }
+
+    /// <summary>
+    /// Frame numbers in ascending order, each once (evidence lists): a sort and one pass, without the
+    /// hash set and ordering buffer of Distinct().Order().
+    /// </summary>
+    internal static List<long> SortedDistinct(IEnumerable<long> frames)
+    {
+        var list = new List<long>(frames);
+        list.Sort();
+        int kept = 0;
+        for (int i = 0; i < list.Count; i++)
+        {
+            if (kept == 0 || list[i] != list[kept - 1])
+            {
+                list[kept++] = list[i];
+            }
+        }
+        list.RemoveRange(kept, list.Count - kept);
+        return list;
     }
 
     /// <summary>The frames every verdict cites: first SYN, SYN-ACK, Connection Request and Confirm, the closing packet.</summary>
