@@ -14,8 +14,33 @@ public readonly record struct Endpoint(NetAddress Address, ushort Port)
 }
 
 /// <summary>Direction-independent key of a TCP or UDP conversation.</summary>
-public readonly record struct FlowKey(Endpoint Low, Endpoint High, byte Protocol)
+/// <remarks>
+/// Looked up for every packet, so it is five 64-bit words (40 bytes) compared and hashed directly:
+/// the two endpoints' addresses in canonical order, then both ports, the protocol and the address
+/// families in one word. (As two nested endpoint records it was 72 bytes, copied into every
+/// comparison.)
+/// </remarks>
+public readonly struct FlowKey : IEquatable<FlowKey>
 {
+    private readonly ulong _lowUpper, _lowLower, _highUpper, _highLower;
+    /// <summary>Low endpoint's port (bits 0-15), high endpoint's port (16-31), protocol (32-39), low is IPv6 (40), high is IPv6 (41).</summary>
+    private readonly ulong _portsAndKinds;
+
+    public FlowKey(Endpoint low, Endpoint high, byte protocol)
+    {
+        (_lowUpper, _lowLower) = (low.Address.Upper, low.Address.Lower);
+        (_highUpper, _highLower) = (high.Address.Upper, high.Address.Lower);
+        _portsAndKinds = low.Port | (ulong)high.Port << 16 | (ulong)protocol << 32
+            | (low.Address.IsIPv6 ? 1UL << 40 : 0) | (high.Address.IsIPv6 ? 1UL << 41 : 0);
+    }
+
+    /// <summary>The endpoint with the lower address (or, between equal addresses, the lower port).</summary>
+    public Endpoint Low => new(new NetAddress(_lowUpper, _lowLower, (_portsAndKinds & 1UL << 40) != 0), (ushort)_portsAndKinds);
+
+    public Endpoint High => new(new NetAddress(_highUpper, _highLower, (_portsAndKinds & 1UL << 41) != 0), (ushort)(_portsAndKinds >> 16));
+
+    public byte Protocol => (byte)(_portsAndKinds >> 32);
+
     public static FlowKey Of(Endpoint a, Endpoint b, byte protocol)
     {
         int byAddress = a.Address.CompareTo(b.Address);
@@ -23,15 +48,17 @@ public readonly record struct FlowKey(Endpoint Low, Endpoint High, byte Protocol
         return aFirst ? new FlowKey(a, b, protocol) : new FlowKey(b, a, protocol);
     }
 
-    // Looked up for every packet: compare and hash the primitive fields directly instead of
-    // through the nested records' comparers. HashCode is seeded per process, so a capture cannot
-    // be crafted to make the flow table's keys collide.
     public bool Equals(FlowKey other) =>
-        Low.Address.Lower == other.Low.Address.Lower && Low.Address.Upper == other.Low.Address.Upper
-        && High.Address.Lower == other.High.Address.Lower && High.Address.Upper == other.High.Address.Upper
-        && Low.Port == other.Low.Port && High.Port == other.High.Port && Protocol == other.Protocol
-        && Low.Address.IsIPv6 == other.Low.Address.IsIPv6 && High.Address.IsIPv6 == other.High.Address.IsIPv6;
+        _lowLower == other._lowLower && _highLower == other._highLower && _portsAndKinds == other._portsAndKinds
+        && _lowUpper == other._lowUpper && _highUpper == other._highUpper;
 
+    public override bool Equals(object? obj) => obj is FlowKey other && Equals(other);
+
+    public static bool operator ==(FlowKey left, FlowKey right) => left.Equals(right);
+
+    public static bool operator !=(FlowKey left, FlowKey right) => !left.Equals(right);
+
+    // HashCode is seeded per process, so a capture cannot be crafted to make the flow table's keys collide.
     public override int GetHashCode() => Hash(0);
 
     /// <summary>
@@ -43,16 +70,25 @@ public readonly record struct FlowKey(Endpoint Low, Endpoint High, byte Protocol
 
     private int Hash(int salt)
     {
+        // Every address word as its two halves: HashCode.Add(ulong) folds the halves together
+        // before mixing, so IPv6 addresses with equal folds would collide whatever the seed.
         var h = new HashCode();
         h.Add(salt);
-        h.Add(Low.Address.Lower);
-        h.Add(Low.Address.Upper);
-        h.Add(High.Address.Lower);
-        h.Add(High.Address.Upper);
-        h.Add(Low.Port << 16 | High.Port);
-        h.Add(Protocol);
+        AddWord(ref h, _lowLower);
+        AddWord(ref h, _lowUpper);
+        AddWord(ref h, _highLower);
+        AddWord(ref h, _highUpper);
+        h.Add(_portsAndKinds);
         return h.ToHashCode();
     }
+
+    private static void AddWord(ref HashCode h, ulong word)
+    {
+        h.Add((uint)word);
+        h.Add((uint)(word >> 32));
+    }
+
+    public override string ToString() => $"{Low} <-> {High} (protocol {Protocol})";
 }
 
 /// <summary>What one TCP segment was, seen from its connection.</summary>
