@@ -36,7 +36,7 @@ public sealed class ConnectionSpool : IDisposable
     public void Add(ConnectionReport report)
     {
         _json.ResetWrittenCount();
-        ReportJson.WriteIndentedAt(report, ReportJson.ConnectionDepth, _json, _scratch);
+        ReportJson.WriteIndentedAt(report, ReportJsonContext.Default.ConnectionReport, ReportJson.ConnectionDepth, _json, _scratch);
         _file.Seek(0, SeekOrigin.End);
         _index.Add((report.Id, _file.Position, _json.WrittenCount));
         _file.Write(_json.WrittenSpan);

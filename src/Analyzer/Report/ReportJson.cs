@@ -25,7 +25,9 @@ public static class ReportJson
     public static string Serialize(AnalysisReport report) => JsonSerializer.Serialize(report, Options);
 
     /// <summary>
-    /// Streams the report to <paramref name="stream"/> property by property, the connections one at
+    /// Streams the report to <paramref name="stream"/> property by property (with the build-time
+    /// context's generated writing code: the same contract as <see cref="Options"/>, checked byte
+    /// for byte against <see cref="Serialize"/> by the tests), the connections one at
     /// a time (from the spool when there is one, copied as spooled: already laid out at their depth),
     /// so the whole report never sits in memory. The bytes are the same as <see cref="Serialize"/>'s.
     /// </summary>
@@ -37,7 +39,7 @@ public static class ReportJson
         writer.WriteString("version", report.Version);
         writer.WriteNumber("schema", report.Schema);
         writer.WritePropertyName("capture");
-        JsonSerializer.Serialize(writer, report.Capture, Options);
+        JsonSerializer.Serialize(writer, report.Capture, ReportJsonContext.Default.CaptureSummary);
         writer.WriteStartArray("connections");
         if (report.Spool is { } spool)
         {
@@ -52,13 +54,13 @@ public static class ReportJson
         {
             foreach (var c in report.Connections)
             {
-                JsonSerializer.Serialize(writer, c, Options);
+                JsonSerializer.Serialize(writer, c, ReportJsonContext.Default.ConnectionReport);
                 writer.Flush();
             }
         }
         writer.WriteEndArray();
         writer.WritePropertyName("findings");
-        JsonSerializer.Serialize(writer, report.Findings, Options);
+        JsonSerializer.Serialize(writer, report.Findings, ReportJsonContext.Default.ListFinding);
         writer.WriteEndObject();
     }
 
@@ -71,13 +73,16 @@ public static class ReportJson
     /// spaces per level), so that <see cref="Utf8JsonWriter.WriteRawValue(ReadOnlySpan{byte}, bool)"/>
     /// there (which adds only the comma between values) gives the same bytes as serializing it
     /// there. JSON text has no raw line feeds inside strings, so every line feed is one of the writer's.
+    /// <paramref name="type"/> is <see cref="Options"/>' metadata for T, or the build-time context's
+    /// own (<see cref="ReportJsonContext"/>, same contract), whose generated writing code skips the
+    /// metadata walk (indentation and escaping are the writer's either way).
     /// </summary>
-    internal static void WriteIndentedAt<T>(T value, int depth, ArrayBufferWriter<byte> output, ArrayBufferWriter<byte> scratch)
+    internal static void WriteIndentedAt<T>(T value, JsonTypeInfo<T> type, int depth, ArrayBufferWriter<byte> output, ArrayBufferWriter<byte> scratch)
     {
         scratch.ResetWrittenCount();
         using (var writer = new Utf8JsonWriter(scratch, new JsonWriterOptions { Indented = true, Encoder = Options.Encoder }))
         {
-            JsonSerializer.Serialize(writer, value, Options);
+            JsonSerializer.Serialize(writer, value, type);
         }
         ReadOnlySpan<byte> json = scratch.WrittenSpan;
         int indent = 2 * depth;

@@ -55,7 +55,7 @@ public class ReportStreamingTests
             new() { ["plain"] = "x", ["needs \"escape\"\n"] = longText },
             new Awkward("child", "here", 2.5, -0.0, 12345.678, -1, 0, false, [], [], [], null));
         var spooled = new System.Buffers.ArrayBufferWriter<byte>();
-        ReportJson.WriteIndentedAt(value, ReportJson.ConnectionDepth, spooled, new System.Buffers.ArrayBufferWriter<byte>());
+        ReportJson.WriteIndentedAt(value, TypeInfo(value), ReportJson.ConnectionDepth, spooled, new System.Buffers.ArrayBufferWriter<byte>());
 
         Assert.Equal(InArray(w => System.Text.Json.JsonSerializer.Serialize(w, value, ReportJson.Options)),
             InArray(w => w.WriteRawValue(spooled.WrittenSpan, skipInputValidation: true)));
@@ -65,7 +65,8 @@ public class ReportStreamingTests
     public void WithId_RenumbersTheFirstPropertyOnly()
     {
         var spooled = new System.Buffers.ArrayBufferWriter<byte>();
-        ReportJson.WriteIndentedAt(new { Id = 7, Other = 7, Text = "id 7" }, ReportJson.ConnectionDepth, spooled, new System.Buffers.ArrayBufferWriter<byte>());
+        var value = new { Id = 7, Other = 7, Text = "id 7" };
+        ReportJson.WriteIndentedAt(value, TypeInfo(value), ReportJson.ConnectionDepth, spooled, new System.Buffers.ArrayBufferWriter<byte>());
         byte[] buffer = [];
 
         Assert.Equal(Encoding.UTF8.GetString(spooled.WrittenSpan), Encoding.UTF8.GetString(ReportJson.WithId(spooled.WrittenSpan, 7, ref buffer)));
@@ -73,6 +74,9 @@ public class ReportStreamingTests
             Encoding.UTF8.GetString(ReportJson.WithId(spooled.WrittenSpan, 123456, ref buffer)));
         Assert.Throws<InvalidOperationException>(() => ReportJson.WithId("\n    {\n      \"other\": 7\n    }"u8, 1, ref buffer));
     }
+
+    private static System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> TypeInfo<T>(T _) =>
+        (System.Text.Json.Serialization.Metadata.JsonTypeInfo<T>)ReportJson.Options.GetTypeInfo(typeof(T));
 
     /// <summary>Writes one value inside {"list":[ ... ]}, indented, as the report's connections are.</summary>
     private static string InArray(Action<System.Text.Json.Utf8JsonWriter> write)
