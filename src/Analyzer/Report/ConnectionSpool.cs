@@ -13,6 +13,7 @@ public sealed class ConnectionSpool : IDisposable
     private readonly FileStream _file;
     private readonly List<(long Id, long Offset, int Length)> _index = [];
     private readonly System.Buffers.ArrayBufferWriter<byte> _json = new(), _scratch = new();
+    private long _end;
 
     public ConnectionSpool()
     {
@@ -37,9 +38,15 @@ public sealed class ConnectionSpool : IDisposable
     {
         _json.ResetWrittenCount();
         ReportJson.WriteIndentedAt(report, ReportJsonContext.Default.ConnectionReport, ReportJson.ConnectionDepth, _json, _scratch);
-        _file.Seek(0, SeekOrigin.End);
-        _index.Add((report.Id, _file.Position, _json.WrittenCount));
+        // Seek only after a read moved the position: a buffered FileStream writes its buffer out on
+        // every Seek, which made every connection a write(2) of its own.
+        if (_file.Position != _end)
+        {
+            _file.Seek(_end, SeekOrigin.Begin);
+        }
+        _index.Add((report.Id, _end, _json.WrittenCount));
         _file.Write(_json.WrittenSpan);
+        _end += _json.WrittenCount;
     }
 
     /// <summary>Every spooled report in id order, deserialized one at a time.</summary>

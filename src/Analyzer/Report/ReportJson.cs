@@ -47,7 +47,7 @@ public static class ReportJson
             foreach (var (id, json) in spool.ReadAllJson())
             {
                 writer.WriteRawValue(WithId(json.Span, id, ref renumbered), skipInputValidation: true);
-                writer.Flush();
+                FlushWhenFull(writer);
             }
         }
         else
@@ -55,13 +55,25 @@ public static class ReportJson
             foreach (var c in report.Connections)
             {
                 JsonSerializer.Serialize(writer, c, ReportJsonContext.Default.ConnectionReport);
-                writer.Flush();
+                FlushWhenFull(writer);
             }
         }
         writer.WriteEndArray();
         writer.WritePropertyName("findings");
         JsonSerializer.Serialize(writer, report.Findings, ReportJsonContext.Default.ListFinding);
         writer.WriteEndObject();
+    }
+
+    /// <summary>
+    /// Hands the written bytes to the stream once 64 KiB are pending: memory stays bounded however
+    /// many connections there are, with one write per 64 KiB rather than one per connection.
+    /// </summary>
+    private static void FlushWhenFull(Utf8JsonWriter writer)
+    {
+        if (writer.BytesPending >= 1 << 16)
+        {
+            writer.Flush();
+        }
     }
 
     /// <summary>Where the report's connection objects sit: in the "connections" array of the top-level object.</summary>
