@@ -162,7 +162,16 @@ public static class ShardedAnalysis
             // The common case, read without decoding; fragments of TCP/UDP too (the pair is in every fragment).
             return ShardOf(source, destination, shards);
         }
-        // ICMP errors (routed by what they quote), IPv6 extension headers, damaged packets: decode.
+        return ShardOfDecoded(packet, shards);
+    }
+
+    /// <summary>
+    /// ICMP errors (routed by what they quote), IPv6 extension headers, damaged packets: decoded.
+    /// A method of its own, so that the common case does not zero a DecodedPacket for every packet.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static int ShardOfDecoded(in CapturedPacket packet, int shards)
+    {
         var result = PacketDecoder.TryDecode(packet, out var p);
         if (p.IpVersion == 0)
         {
@@ -179,7 +188,7 @@ public static class ShardedAnalysis
     private static int ShardOf(NetAddress a, NetAddress b, int shards)
     {
         ulong h = (a.Lower ^ b.Lower ^ a.Upper ^ b.Upper) * 0x9E3779B97F4A7C15UL; // the same in either direction
-        return (int)((h >> 32) % (ulong)shards);
+        return (int)((h >> 32) * (ulong)shards >> 32); // the top 32 bits scaled to [0, shards): no division
     }
 
     /// <summary>Per shard, its connection ids (1-based index) mapped to their rank among all creation frames.</summary>
