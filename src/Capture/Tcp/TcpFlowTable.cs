@@ -123,7 +123,13 @@ public sealed class TcpFlowTable<TState> where TState : class
             }
             End(key, entry, ConnectionEndReason.Reused);
         }
+        return Create(p, key, src, dst, pureSyn, now);
+    }
 
+    /// <summary>A new connection for a segment no known flow takes. Not inlined: the per-packet path stays small.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private (TcpConnection Connection, TState State) Create(in DecodedPacket p, FlowKey key, Endpoint src, Endpoint dst, bool pureSyn, long now)
+    {
         if (_flows.Count >= _limits.MaxConnections)
         {
             EvictOldest();
