@@ -35,7 +35,9 @@ public static class PacketDecoder
     /// </summary>
     public static DecodeResult TryDecode(in CapturedPacket packet, out DecodedPacket decoded)
     {
-        decoded = new DecodedPacket { Packet = packet };
+        // Cleared and filled in place (an initializer would build a copy and move it over with write barriers).
+        decoded = default;
+        decoded.Packet = packet;
         DecodeResult result = LinkLayer.TryLocateIpHeader(packet.LinkType, packet.Data.Span,
             out int ipOffset, out byte ipVersion);
         if (result != DecodeResult.Ok)
