@@ -358,7 +358,36 @@ public static class Phases
 
 public static class ReportTime
 {
-    /// <summary>ISO 8601 UTC with microseconds, as the contract asks.</summary>
+    /// <summary>
+    /// ISO 8601 UTC with microseconds, as the contract asks: <c>yyyy-MM-ddTHH:mm:ss.ffffffZ</c>.
+    /// Written digit by digit (every ladder step and finding has one; the custom-format path of
+    /// DateTime.ToString was 4 % of deciding a short connection).
+    /// </summary>
     public static string Format(long ticks) =>
-        new DateTime(ticks, DateTimeKind.Utc).ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
+        string.Create(27, new DateTime(ticks, DateTimeKind.Utc), static (text, time) =>
+        {
+            Digits(text[..4], time.Year);
+            text[4] = '-';
+            Digits(text.Slice(5, 2), time.Month);
+            text[7] = '-';
+            Digits(text.Slice(8, 2), time.Day);
+            text[10] = 'T';
+            Digits(text.Slice(11, 2), time.Hour);
+            text[13] = ':';
+            Digits(text.Slice(14, 2), time.Minute);
+            text[16] = ':';
+            Digits(text.Slice(17, 2), time.Second);
+            text[19] = '.';
+            Digits(text.Slice(20, 6), (int)(time.Ticks % TimeSpan.TicksPerSecond / 10));
+            text[26] = 'Z';
+        });
+
+    private static void Digits(Span<char> text, int value)
+    {
+        for (int i = text.Length - 1; i >= 0; i--)
+        {
+            text[i] = (char)('0' + value % 10);
+            value /= 10;
+        }
+    }
 }
