@@ -103,7 +103,10 @@ public static class CaptureFile
 /// </summary>
 internal sealed class CaptureInputBuffer : IDisposable
 {
-    public const int InitialSize = 1 << 20;
+    // 128 KiB: the block just read is still in the core's cache when its packets are decoded
+    // (5 GB bench capture, five alternating runs each: 2.17-2.40 s against 2.29-3.15 s with 1 MiB);
+    // a record larger than this grows the buffer.
+    public const int InitialSize = 1 << 17;
 
     private readonly Stream _stream;
     private readonly bool _ownsStream;
