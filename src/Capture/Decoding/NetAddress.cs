@@ -24,7 +24,7 @@ public readonly record struct NetAddress(ulong Upper, ulong Lower, bool IsIPv6)
     /// <summary>The unspecified address (0.0.0.0 or ::), also what an absent address reads as.</summary>
     public bool IsZero => (Upper | Lower) == 0;
 
-    /// <summary>Orders addresses as 128-bit numbers, IPv4 before IPv6 of the same value.</summary>
+    /// <summary>Orders addresses as 128-bit numbers (the family is not compared: ::a.b.c.d and a.b.c.d tie).</summary>
     public int CompareTo(NetAddress other) =>
         Upper != other.Upper ? Upper.CompareTo(other.Upper) : Lower.CompareTo(other.Lower);
 
