@@ -38,24 +38,16 @@ public class ShardedAnalysisTests
     [Fact]
     public void GeneratedCaptureOfInterleavedSessions_SameJsonOnTwoThreads()
     {
-        string path = Path.Combine(Path.GetTempPath(), $"rdpwire-sharded-{Guid.NewGuid():N}.pcap");
-        try
+        using var capture = new GeneratedCapture(CaptureGenerator.DefaultTemplates, 24L << 20, bulkBytesPerSession: 256L << 10,
+            concurrentSessions: 48, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(1));
+        // Spooled from the first connection, after the first 20 (some shards spool, some not), and never.
+        foreach (var (spool, after) in new[] { (true, 0), (true, 20), (false, 0) })
         {
-            new CaptureGenerator(RepoPaths.FixturesDir, CaptureGenerator.DefaultTemplates)
-                .Write(path, 24L << 20, bulkBytesPerSession: 256L << 10, concurrentSessions: 48, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(1));
-            // Spooled from the first connection, after the first 20 (some shards spool, some not), and never.
-            foreach (var (spool, after) in new[] { (true, 0), (true, 20), (false, 0) })
-            {
-                var options = new AnalyzerOptions { SpoolConnections = spool, SpoolAfter = after };
-                string one = Json(path, options, 1);
-                Assert.Contains("\"tcp.refused\"", one);
-                Assert.Contains("\"ok\"", one);
-                Assert.Equal(one, Json(path, options, 2));
-            }
-        }
-        finally
-        {
-            File.Delete(path);
+            var options = new AnalyzerOptions { SpoolConnections = spool, SpoolAfter = after };
+            string one = Json(capture.Path, options, 1);
+            Assert.Contains("\"tcp.refused\"", one);
+            Assert.Contains("\"ok\"", one);
+            Assert.Equal(one, Json(capture.Path, options, 2));
         }
     }
 

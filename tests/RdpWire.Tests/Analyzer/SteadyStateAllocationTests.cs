@@ -16,35 +16,27 @@ public class SteadyStateAllocationTests
     [Fact]
     public void BulkTlsData_WholePipeline_AllocatesNothingPerPacket()
     {
-        string path = Path.Combine(Path.GetTempPath(), $"rdpwire-bulk-{Guid.NewGuid():N}.pcap");
-        try
+        using var capture = new GeneratedCapture([new CaptureGenerator.Template("tls12-success", 1, true)], 30L << 20,
+            bulkBytesPerSession: 40L << 20, concurrentSessions: 1, TimeSpan.FromMilliseconds(10), TimeSpan.FromMicroseconds(100));
+        using var source = CaptureFile.Open(capture.Path);
+        var analyzer = new CaptureAnalyzer(capture.Path, source.Format);
+        const int warmUp = 15_000, measured = 20_000;
+        long before = 0;
+        int packets = 0;
+        while (packets < warmUp + measured && source.TryReadNext(out var packet))
         {
-            new CaptureGenerator(RepoPaths.FixturesDir, [new CaptureGenerator.Template("tls12-success", 1, true)])
-                .Write(path, 30L << 20, bulkBytesPerSession: 40L << 20, concurrentSessions: 1, TimeSpan.FromMilliseconds(10), TimeSpan.FromMicroseconds(100));
-            using var source = CaptureFile.Open(path);
-            var analyzer = new CaptureAnalyzer(path, source.Format);
-            const int warmUp = 15_000, measured = 20_000;
-            long before = 0;
-            int packets = 0;
-            while (packets < warmUp + measured && source.TryReadNext(out var packet))
+            if (packets == warmUp)
             {
-                if (packets == warmUp)
-                {
-                    before = GC.GetAllocatedBytesForCurrentThread();
-                }
-                analyzer.Process(packet);
-                packets++;
+                before = GC.GetAllocatedBytesForCurrentThread();
             }
-            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-            Assert.Equal(warmUp + measured, packets);
-            // Nothing per packet; a few hundred bytes of one-off work (a pipe segment, a list growing) at most.
-            Assert.True(allocated < 4096, $"{allocated} bytes allocated over {measured} bulk packets");
-            var report = analyzer.Complete(source.LinkTypes, source.TruncatedPackets);
-            Assert.Equal("ok", Assert.Single(report.Connections).Verdict.Code);
+            analyzer.Process(packet);
+            packets++;
         }
-        finally
-        {
-            File.Delete(path);
-        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(warmUp + measured, packets);
+        // Nothing per packet; a few hundred bytes of one-off work (a pipe segment, a list growing) at most.
+        Assert.True(allocated < 4096, $"{allocated} bytes allocated over {measured} bulk packets");
+        var report = analyzer.Complete(source.LinkTypes, source.TruncatedPackets);
+        Assert.Equal("ok", Assert.Single(report.Connections).Verdict.Code);
     }
 }

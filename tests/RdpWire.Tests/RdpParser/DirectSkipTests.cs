@@ -89,17 +89,9 @@ public class DirectSkipTests
     [Fact]
     public void WholePipelineOnInterleavedBulkSessions_SameReportWithAndWithoutTheSkipPath()
     {
-        string path = Path.Combine(Path.GetTempPath(), $"rdpwire-skip-{Guid.NewGuid():N}.pcap");
-        try
-        {
-            new CaptureGenerator(RepoPaths.FixturesDir, CaptureGenerator.DefaultTemplates)
-                .Write(path, 16L << 20, bulkBytesPerSession: 512L << 10, concurrentSessions: 24, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(1));
-            Assert.Equal(Json(path, new AnalyzerOptions { SkipFromPackets = false }), Json(path, new AnalyzerOptions()));
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        using var capture = new GeneratedCapture(CaptureGenerator.DefaultTemplates, 16L << 20, bulkBytesPerSession: 512L << 10,
+            concurrentSessions: 24, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(1));
+        Assert.Equal(Json(capture.Path, new AnalyzerOptions { SkipFromPackets = false }), Json(capture.Path, new AnalyzerOptions()));
     }
 
     private static string Json(string path, AnalyzerOptions options)
