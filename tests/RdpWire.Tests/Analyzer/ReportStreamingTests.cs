@@ -13,11 +13,8 @@ namespace RdpWire.Tests.Analyzer;
 /// </summary>
 public class ReportStreamingTests
 {
-    public static TheoryData<string> Fixtures() =>
-        new(Directory.GetFiles(RepoPaths.FixturesDir).Where(f => f.EndsWith(".pcap", StringComparison.Ordinal) || f.EndsWith(".pcapng", StringComparison.Ordinal)).Select(Path.GetFileName)!);
-
     [Theory]
-    [MemberData(nameof(Fixtures))]
+    [MemberData(nameof(RepoPaths.FixtureCaptures), MemberType = typeof(RepoPaths))]
     public void StreamedAndSpooledJson_SameBytesAsOnePieceSerialization(string fixture)
     {
         string path = Path.Combine(RepoPaths.FixturesDir, fixture);

@@ -16,11 +16,8 @@ namespace RdpWire.Tests.Analyzer;
 /// </summary>
 public class ShardedAnalysisTests
 {
-    public static TheoryData<string> Fixtures() =>
-        new(Directory.GetFiles(RepoPaths.FixturesDir).Where(f => f.EndsWith(".pcap", StringComparison.Ordinal) || f.EndsWith(".pcapng", StringComparison.Ordinal)).Select(Path.GetFileName)!);
-
     [Theory]
-    [MemberData(nameof(Fixtures))]
+    [MemberData(nameof(RepoPaths.FixtureCaptures), MemberType = typeof(RepoPaths))]
     public void Fixture_SameJsonOnOneTwoAndThreeThreads(string fixture)
     {
         string path = Path.Combine(RepoPaths.FixturesDir, fixture);

@@ -1,3 +1,5 @@
+using Xunit;
+
 namespace RdpWire.Tests.Support;
 
 /// <summary>Where the repository, its fixtures and the shared corpus beside it live.</summary>
@@ -14,6 +16,10 @@ public static class RepoPaths
 
     /// <summary>Recorded captures that belong to the repository (tests/fixtures).</summary>
     public static string FixturesDir => Path.Combine(RepoRoot, "tests", "fixtures");
+
+    /// <summary>The file names of every capture in <see cref="FixturesDir"/> (.pcap and .pcapng), as theory data.</summary>
+    public static TheoryData<string> FixtureCaptures() =>
+        new(Directory.GetFiles(FixturesDir).Where(f => f.EndsWith(".pcap", StringComparison.Ordinal) || f.EndsWith(".pcapng", StringComparison.Ordinal)).Select(Path.GetFileName)!);
 
     /// <summary>Public captures kept outside the repository (../shared/corpus); may not exist.</summary>
     public static string CorpusDir => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "corpus"));
