@@ -28,6 +28,13 @@ public sealed record AnalyzerOptions
     /// <summary>With <see cref="SpoolConnections"/>: connections kept in memory before the spool is started.</summary>
     internal int SpoolAfter { get; init; } = 64;
 
+    /// <summary>
+    /// A full compacting collection every this many bytes allocated by the analyzing thread (see
+    /// <see cref="HeapGovernor"/>); 0 leaves collecting to the GC. The command-line tool sets it: a library
+    /// should not collect on its host's behalf.
+    /// </summary>
+    public long CollectEveryAllocatedBytes { get; init; }
+
     /// <summary>Skip opaque TLS records straight from the packets (off only to compare with the pipe-only path in tests).</summary>
     internal bool SkipFromPackets { get; init; } = true;
 }
@@ -83,6 +90,7 @@ public sealed class CaptureAnalyzer
     private readonly Dictionary<string, (long Count, long FirstFrame)> _undecoded = [];
     private RdpWire.Analyzer.Report.ConnectionSpool? _spool;
     private long _udpFlowsRefused;
+    private readonly HeapGovernor? _heap;
 
     /// <summary>RDP-UDP flows tracked at once; later ones are counted, not followed.</summary>
     public const int MaxUdpFlows = 10_000;
@@ -92,6 +100,7 @@ public sealed class CaptureAnalyzer
         _options = options ?? new AnalyzerOptions();
         _keyLog = _options.KeyLog;
         _defrag = new IpDefragmenter(_options.FragmentLimits);
+        _heap = _options.CollectEveryAllocatedBytes > 0 ? new HeapGovernor(_options.CollectEveryAllocatedBytes) : null;
         _table = new TcpFlowTable<ConnectionState>(_options.Limits, c => new ConnectionState(c, _keyLog, _options.ParserLimits), OnConnectionEnd, NextConnectionId);
         _summary = new CaptureSummary
         {
@@ -200,6 +209,10 @@ public sealed class CaptureAnalyzer
             _firstTicks = packet.TimestampTicks;
         }
         _lastTicks = Math.Max(_lastTicks, packet.TimestampTicks);
+        if (_heap is not null && _summary.Packets % HeapGovernor.CheckEveryPackets == 0)
+        {
+            _heap.Check();
+        }
 
         var result = PacketDecoder.TryDecode(packet, out var p);
         if (p.IpVersion != 0 && p.IsFragment)

@@ -59,7 +59,7 @@ public static class CaptureCommands
                 Promiscuous = !result.GetValue(noPromisc),
                 BufferBytes = Math.Max(1, result.GetValue(bufferMb)) << 20,
             };
-            var analyzerOptions = new AnalyzerOptions { SpoolConnections = true };
+            var analyzerOptions = new AnalyzerOptions { SpoolConnections = true, CollectEveryAllocatedBytes = Program.CollectEveryAllocatedBytes };
             if (result.GetValue(keyLog) is { } keyLogPath)
             {
                 try

@@ -13,6 +13,9 @@ public static class Program
     /// <summary>Exit status for usage errors and unreadable input (report contract).</summary>
     public const int ExitUsage = 2;
 
+    /// <summary>Heap budget of the analyzing threads between two full collections (HeapGovernor): 4 MiB.</summary>
+    internal const long CollectEveryAllocatedBytes = 4L << 20;
+
     public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
@@ -86,6 +89,7 @@ public static class Program
                 {
                     // Decided connections wait on disk, not in memory, unless a renderer needs them all at once.
                     SpoolConnections = result.GetValue(html) is null && result.GetValue(connection) is null,
+                    CollectEveryAllocatedBytes = CollectEveryAllocatedBytes,
                     Limits = RdpWire.Capture.Tcp.FlowTableLimits.Default with
                     {
                         MaxConnections = Math.Max(1, result.GetValue(maxConnections) ?? RdpWire.Capture.Tcp.FlowTableLimits.Default.MaxConnections),

@@ -49,6 +49,36 @@ public class ShardedAnalysisTests
     }
 
     [Fact]
+    public void HeapGovernor_CollectingDuringTheAnalysis_LeavesTheReportAsItWas()
+    {
+        using var capture = new GeneratedCapture(CaptureGenerator.DefaultTemplates, 24L << 20, bulkBytesPerSession: 64L << 10,
+            concurrentSessions: 48, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(1));
+        var plain = new AnalyzerOptions { SpoolConnections = true };
+        string expected = Json(capture.Path, plain, 1);
+        // 64 KiB between collections: nearly every look at the counter (each 4,096 packets) collects.
+        var governed = plain with { CollectEveryAllocatedBytes = 64L << 10 };
+        Assert.Equal(expected, Json(capture.Path, governed, 1));
+        Assert.Equal(expected, Json(capture.Path, governed, 2));
+    }
+
+    [Fact]
+    public void HeapGovernor_CollectsOnlyPastItsBudget()
+    {
+        var governor = new HeapGovernor(1L << 20);
+        governor.Check();
+        governor.Check();
+        Assert.Equal(0, governor.Collections);
+        var keep = new List<byte[]>();
+        for (int i = 0; i < 48; i++)
+        {
+            keep.Add(new byte[64 << 10]); // 3 MiB in all: three budgets
+            governor.Check();
+        }
+        Assert.InRange(governor.Collections, 2, 3);
+        GC.KeepAlive(keep);
+    }
+
+    [Fact]
     public void GlobalIds_RankCreationFramesAcrossShards()
     {
         // Shard 0 created connections at frames 1, 4, 9; shard 1 at 2, 3, 10; shard 2 none.
