@@ -1,6 +1,7 @@
 using RdpWire.Analyzer.Report;
 using RdpWire.Capture;
 using RdpWire.Capture.Decoding;
+using RdpWire.Capture.Files;
 
 namespace RdpWire.Analyzer;
 
@@ -46,6 +47,49 @@ public static class ShardedAnalysis
             {
                 sources[i] = openAnother();
             }
+            return Run(sources, options, doneReading: null);
+        }
+        finally
+        {
+            for (int i = 1; i < threads; i++)
+            {
+                sources[i]?.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The same over one reading of the capture shared by <see cref="SharedCaptureReads.Readers"/> threads:
+    /// the input is read once, not once per thread.
+    /// </summary>
+    public static AnalysisReport Analyze(SharedCaptureReads shared, string name, AnalyzerOptions options)
+    {
+        var sources = new IPacketSource[shared.Readers];
+        try
+        {
+            for (int i = 0; i < sources.Length; i++)
+            {
+                sources[i] = shared.OpenSource(name);
+            }
+            return sources.Length == 1
+                ? CaptureAnalyzer.Analyze(sources[0], options)
+                : Run(sources, options, doneReading: shard => shared.DoneReading(sources[shard]));
+        }
+        finally
+        {
+            foreach (var s in sources)
+            {
+                s?.Dispose();
+            }
+        }
+    }
+
+    /// <param name="doneReading">Told when a shard's reading has ended (at the end, at damage or on a failure).</param>
+    private static AnalysisReport Run(IPacketSource[] sources, AnalyzerOptions options, Action<int>? doneReading)
+    {
+        int threads = sources.Length;
+        var source = sources[0];
+        {
             // Each shard its own copy of the key material: nothing in it is shared between threads.
             var analyzers = sources.Select(s => new CaptureAnalyzer(s.Name, s.Format, options with { KeyLog = options.KeyLog?.Clone() }) { CreationFrames = [] }).ToArray();
             var readErrors = new CaptureFormatException?[threads];
@@ -56,22 +100,29 @@ public static class ShardedAnalysis
             {
                 var analyzer = analyzers[shard];
                 long packets = 0;
-                readErrors[shard] = CaptureAnalyzer.ReadPackets(sources[shard], analyzer.AddKeyLog, (in CapturedPacket packet) =>
+                try
                 {
-                    if (shard == 0)
+                    readErrors[shard] = CaptureAnalyzer.ReadPackets(sources[shard], analyzer.AddKeyLog, (in CapturedPacket packet) =>
                     {
-                        if (packets++ == 0)
+                        if (shard == 0)
                         {
-                            first = packet.TimestampTicks;
+                            if (packets++ == 0)
+                            {
+                                first = packet.TimestampTicks;
+                            }
+                            last = Math.Max(last, packet.TimestampTicks);
                         }
-                        last = Math.Max(last, packet.TimestampTicks);
-                    }
-                    if (ShardOf(packet, threads) == shard)
-                    {
-                        analyzer.Process(packet);
-                    }
-                    return true;
-                });
+                        if (ShardOf(packet, threads) == shard)
+                        {
+                            analyzer.Process(packet);
+                        }
+                        return true;
+                    });
+                }
+                finally
+                {
+                    doneReading?.Invoke(shard);
+                }
             }
 
             var workers = Enumerable.Range(1, threads - 1).Select(shard => new Thread(() =>
@@ -100,13 +151,6 @@ public static class ShardedAnalysis
                 throw new InvalidOperationException($"an analysis thread failed: {failure.Message}", failure);
             }
             return Merge(analyzers, source, readErrors[0], first, last);
-        }
-        finally
-        {
-            for (int i = 1; i < threads; i++)
-            {
-                sources[i]?.Dispose();
-            }
         }
     }
 

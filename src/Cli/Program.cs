@@ -127,17 +127,30 @@ public static class Program
                     }
                     options = options with { KeyLog = keys };
                 }
-                var stream = CaptureFile.OpenRead(path);
-                using var source = CaptureFile.Open(stream, path);
-                using (ProgressBar.Start(stream, stderr, ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected))
+                int threadCount = result.GetValue(threads);
+                if (threadCount is < 1 or > 64)
                 {
-                    int threadCount = result.GetValue(threads);
-                    if (threadCount is < 1 or > 64)
+                    stderr.WriteLine($"rdpwire: --threads must be between 1 and 64, not {threadCount}");
+                    return ExitUsage;
+                }
+                bool terminal = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected;
+                if (threadCount == 1)
+                {
+                    var stream = CaptureFile.OpenRead(path);
+                    using var source = CaptureFile.Open(stream, path);
+                    using (ProgressBar.Start(stream, stderr, terminal))
                     {
-                        stderr.WriteLine($"rdpwire: --threads must be between 1 and 64, not {threadCount}");
-                        return ExitUsage;
+                        report = CaptureAnalyzer.Analyze(source, options);
                     }
-                    report = ShardedAnalysis.Analyze(source, () => CaptureFile.Open(path), options, threadCount);
+                }
+                else
+                {
+                    // The threads share one reading of the file: it leaves the kernel once, not once per thread.
+                    using var shared = SharedCaptureReads.OpenFile(path, threadCount);
+                    using (ProgressBar.Start(() => shared.BytesRead, new FileInfo(path).Length, stderr, terminal))
+                    {
+                        report = ShardedAnalysis.Analyze(shared, path, options);
+                    }
                 }
             }
             catch (Exception e) when (e is CaptureFormatException or IOException or UnauthorizedAccessException)

@@ -106,9 +106,19 @@ public static class Fuzzer
             long before = GC.GetAllocatedBytesForCurrentThread();
             try
             {
-                using var source = CaptureFile.Open(new MemoryStream(input, writable: false), "fuzz");
-                var report = ShardedAnalysis.Analyze(source, () => CaptureFile.Open(new MemoryStream(input, writable: false), "fuzz"),
-                    new AnalyzerOptions { KeyLog = keys }, threads);
+                RdpWire.Analyzer.Report.AnalysisReport report;
+                var analyzerOptions = new AnalyzerOptions { KeyLog = keys };
+                if (threads == 1)
+                {
+                    using var source = CaptureFile.Open(new MemoryStream(input, writable: false), "fuzz");
+                    report = CaptureAnalyzer.Analyze(source, analyzerOptions);
+                }
+                else
+                {
+                    // As analyze --threads reads: one shared reading, here in small blocks so records are often joined.
+                    using var shared = SharedCaptureReads.OfBytes(input, threads, blockSize: 1000, slots: 4);
+                    report = ShardedAnalysis.Analyze(shared, "fuzz", analyzerOptions);
+                }
                 // The renderers must cope with whatever the report holds.
                 _ = RdpWire.Analyzer.Report.ReportJson.Serialize(report);
             }

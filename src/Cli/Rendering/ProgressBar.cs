@@ -9,7 +9,7 @@ namespace RdpWire.Cli.Rendering;
 public sealed class ProgressBar : IDisposable
 {
     private const int Width = 30;
-    private readonly Stream _stream;
+    private readonly Func<long> _position;
     private readonly long _length;
     private readonly TextWriter _stderr;
     private readonly Timer _timer;
@@ -17,9 +17,9 @@ public sealed class ProgressBar : IDisposable
     private bool _shown;
     private bool _done;
 
-    private ProgressBar(Stream stream, long length, TextWriter stderr)
+    private ProgressBar(Func<long> position, long length, TextWriter stderr)
     {
-        _stream = stream;
+        _position = position;
         _length = length;
         _stderr = stderr;
         _timer = new Timer(_ => Draw(), null, TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(250));
@@ -27,7 +27,11 @@ public sealed class ProgressBar : IDisposable
 
     /// <summary>A bar for <paramref name="stream"/>, or null when stderr is not a terminal or the length is unknown.</summary>
     public static ProgressBar? Start(Stream stream, TextWriter stderr, bool stderrIsTerminal) =>
-        stderrIsTerminal && stream.CanSeek && stream.Length > 0 ? new ProgressBar(stream, stream.Length, stderr) : null;
+        stderrIsTerminal && stream.CanSeek && stream.Length > 0 ? new ProgressBar(() => stream.Position, stream.Length, stderr) : null;
+
+    /// <summary>A bar for a reading of <paramref name="length"/> bytes whose progress <paramref name="position"/> tells.</summary>
+    public static ProgressBar? Start(Func<long> position, long length, TextWriter stderr, bool stderrIsTerminal) =>
+        stderrIsTerminal && length > 0 ? new ProgressBar(position, length, stderr) : null;
 
     private void Draw()
     {
@@ -37,7 +41,7 @@ public sealed class ProgressBar : IDisposable
             {
                 return;
             }
-            long at = Math.Min(_stream.Position, _length);
+            long at = Math.Min(_position(), _length);
             int filled = (int)(Width * at / _length);
             _stderr.Write(string.Create(CultureInfo.InvariantCulture,
                 $"\r  reading [{new string('#', filled)}{new string('.', Width - filled)}] {100 * at / _length,3}%  {at >> 20}/{_length >> 20} MiB"));

@@ -1,0 +1,131 @@
+using System.Text;
+using RdpWire.Analyzer;
+using RdpWire.Analyzer.Report;
+using RdpWire.Capture;
+using RdpWire.Capture.Files;
+using RdpWire.Tests.Support;
+using Xunit;
+
+namespace RdpWire.Tests.Capture;
+
+/// <summary>One reading of a capture shared by several readers (analyze --threads): the same packets, the same reports, each block read once.</summary>
+public class SharedCaptureReadsTests
+{
+    [Theory]
+    [MemberData(nameof(RepoPaths.FixtureCaptures), MemberType = typeof(RepoPaths))]
+    public async Task EveryReaderSeesEveryPacketAsTheStreamReaderDoes(string fixture)
+    {
+        byte[] bytes = File.ReadAllBytes(Path.Combine(RepoPaths.FixturesDir, fixture));
+        var expected = Packets(CaptureFile.Open(new MemoryStream(bytes), fixture));
+        // Block sizes below, around and above a packet's size: records joined across 1, 2 and many blocks.
+        foreach (int blockSize in new[] { 64, 1000, 1514, 4096, 1 << 18 })
+        {
+            using var shared = SharedCaptureReads.OfBytes(bytes, readers: 2, blockSize, slots: 3);
+            var a = shared.OpenSource(fixture);
+            var b = shared.OpenSource(fixture);
+            // Each reader on its own thread, as analyze --threads reads: one runs ahead until the ring is full, then waits.
+            var readA = Task.Run(() => Packets(a));
+            var fromB = Packets(b);
+            var fromA = await readA;
+            Assert.Equal(expected, fromA);
+            Assert.Equal(expected, fromB);
+            long blocks = (bytes.Length + blockSize - 1) / blockSize;
+            Assert.InRange(shared.BlocksRead, blocks, blocks + 1); // each block once, plus the empty read at the end
+        }
+    }
+
+    [Fact]
+    public async Task AReaderThatStopsEarlyDoesNotHoldTheOthersBack()
+    {
+        byte[] bytes = File.ReadAllBytes(Path.Combine(RepoPaths.FixturesDir, "mtu-blackhole-server-side.pcap"));
+        int all = Packets(CaptureFile.Open(new MemoryStream(bytes), "x")).Count;
+        using var shared = SharedCaptureReads.OfBytes(bytes, readers: 2, blockSize: 512, slots: 3);
+        var quitter = shared.OpenSource("x");
+        var reader = shared.OpenSource("x");
+        Assert.True(quitter.TryReadNext(out _));
+        shared.DoneReading(quitter);
+        // Three slots of 512 bytes: without the release the second reader would wait for ever on the fourth block.
+        var read = Task.Run(() => Packets(reader).Count);
+        var finished = await Task.WhenAny(read, Task.Delay(TimeSpan.FromSeconds(30)));
+        Assert.True(ReferenceEquals(finished, read), "the second reader is stuck behind the first");
+        Assert.Equal(all, await read);
+        quitter.Dispose();
+    }
+
+    [Fact]
+    public void ADamagedCaptureEndsWhereTheStreamReaderSaysItDoes()
+    {
+        byte[] whole = File.ReadAllBytes(Path.Combine(RepoPaths.FixturesDir, "cert-expired-tls12.pcap"));
+        byte[] cut = whole[..(whole.Length * 2 / 3)];
+        var (expectedPackets, expectedError) = ReadUntilDamage(CaptureFile.Open(new MemoryStream(cut), "cut"));
+        Assert.NotNull(expectedError);
+        using var shared = SharedCaptureReads.OfBytes(cut, readers: 1, blockSize: 700, slots: 3);
+        var (packets, error) = ReadUntilDamage(shared.OpenSource("cut"));
+        Assert.Equal(expectedPackets, packets);
+        Assert.Equal(expectedError, error);
+    }
+
+    [Fact]
+    public void ShardedAnalysisOverASharedReading_WritesTheOneThreadReport()
+    {
+        using var capture = new GeneratedCapture(RdpWire.Bench.CaptureGenerator.DefaultTemplates, 12L << 20, bulkBytesPerSession: 128L << 10,
+            concurrentSessions: 32, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(1));
+        var options = new AnalyzerOptions { SpoolConnections = true };
+        string one;
+        using (var source = CaptureFile.Open(capture.Path))
+        {
+            one = Json(CaptureAnalyzer.Analyze(source, options));
+        }
+        foreach (int threads in new[] { 2, 3 })
+        {
+            using var shared = SharedCaptureReads.OpenFile(capture.Path, threads, blockSize: 8192, slots: 3);
+            Assert.Equal(one, Json(ShardedAnalysis.Analyze(shared, capture.Path, options)));
+            long blocks = (new FileInfo(capture.Path).Length + 8191) / 8192;
+            Assert.InRange(shared.BlocksRead, blocks, blocks + 1);
+        }
+    }
+
+    private static string Json(AnalysisReport report)
+    {
+        using var spool = report.Spool;
+        using var buffer = new MemoryStream();
+        ReportJson.Write(buffer, report);
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    private static string Describe(in CapturedPacket p) =>
+        $"{p.Frame} {p.TimestampTicks} {p.LinkType} {p.OriginalLength} {Convert.ToHexString(p.Data.Span)}";
+
+    private static List<string> Packets(IPacketSource source)
+    {
+        var list = new List<string>();
+        using (source)
+        {
+            while (source.TryReadNext(out var p))
+            {
+                list.Add(Describe(p));
+            }
+        }
+        return list;
+    }
+
+    private static (List<string> Packets, string? Error) ReadUntilDamage(IPacketSource source)
+    {
+        var list = new List<string>();
+        using (source)
+        {
+            try
+            {
+                while (source.TryReadNext(out var p))
+                {
+                    list.Add(Describe(p));
+                }
+            }
+            catch (CaptureFormatException e)
+            {
+                return (list, e.Message);
+            }
+        }
+        return (list, null);
+    }
+}
