@@ -17,7 +17,10 @@ cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dir=${BENCH_DIR:-/tmp}
 rid=$(dotnet --info | awk '/^ *RID:/ { print $2; exit }')
-dotnet publish -c Release -r "$rid" --self-contained false -v quiet -nologo -o "$dir/rdpwire-publish" src/Cli/Cli.csproj >/dev/null
+# A clean intermediate folder: precompiled stubs left by a publish of another shape (composite or
+# not) make the next publish's program abort at start-up.
+rm -rf "src/Cli/obj/Release/net10.0/$rid"
+dotnet publish -c Release -r "$rid" -v quiet -nologo -o "$dir/rdpwire-publish" src/Cli/Cli.csproj >/dev/null
 dotnet build -c Release -v quiet -nologo bench/RdpWire.Bench/RdpWire.Bench.csproj >/dev/null
 rdpwire=("$dir/rdpwire-publish/rdpwire")
 bench=bench/RdpWire.Bench/bin/Release/net10.0/RdpWire.Bench
