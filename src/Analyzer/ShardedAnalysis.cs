@@ -38,45 +38,42 @@ public static class ShardedAnalysis
     /// </summary>
     public static AnalysisReport Analyze(SharedCaptureReads shared, string name, AnalyzerOptions options)
     {
-        var sources = new IPacketSource[shared.Readers];
+        int threads = shared.Readers;
+        if (threads == 1)
+        {
+            using var only = shared.OpenSource(name);
+            return CaptureAnalyzer.Analyze(only, options);
+        }
+        var sources = new IPacketSource?[threads];
         try
         {
-            for (int i = 0; i < sources.Length; i++)
-            {
-                sources[i] = shared.OpenSource(name);
-            }
-            return sources.Length == 1
-                ? CaptureAnalyzer.Analyze(sources[0], options)
-                : Run(sources, options, doneReading: shard => shared.DoneReading(sources[shard]));
-        }
-        finally
-        {
-            foreach (var s in sources)
-            {
-                s?.Dispose();
-            }
-        }
-    }
-
-    /// <param name="doneReading">Told when a shard's reading has ended (at the end, at damage or on a failure).</param>
-    private static AnalysisReport Run(IPacketSource[] sources, AnalyzerOptions options, Action<int>? doneReading)
-    {
-        int threads = sources.Length;
-        var source = sources[0];
-        {
-            // Each shard its own copy of the key material: nothing in it is shared between threads.
-            var analyzers = sources.Select(s => new CaptureAnalyzer(s.Name, s.Format, options with { KeyLog = options.KeyLog?.Clone() }) { CreationFrames = [] }).ToArray();
+            var analyzers = new CaptureAnalyzer?[threads];
             var readErrors = new CaptureFormatException?[threads];
+            var openFailures = new Exception?[threads];
             var failures = new Exception?[threads];
             long first = 0, last = 0;
 
+            // Each thread opens its own reader: opening reads the file header, which a corrupt length
+            // can stretch over the whole ring, and that waits for the other readers to move on.
             void Run(int shard)
             {
-                var analyzer = analyzers[shard];
-                long packets = 0;
+                IPacketSource source;
                 try
                 {
-                    readErrors[shard] = CaptureAnalyzer.ReadPackets(sources[shard], analyzer.AddKeyLog, (in CapturedPacket packet) =>
+                    source = sources[shard] = shared.OpenSource(name);
+                }
+                catch (Exception e) when (e is CaptureFormatException or IOException or UnauthorizedAccessException)
+                {
+                    openFailures[shard] = e;
+                    return;
+                }
+                try
+                {
+                    // Each shard its own copy of the key material: nothing in it is shared between threads.
+                    var analyzer = analyzers[shard] = new CaptureAnalyzer(source.Name, source.Format,
+                        options with { KeyLog = options.KeyLog?.Clone() }) { CreationFrames = [] };
+                    long packets = 0;
+                    readErrors[shard] = CaptureAnalyzer.ReadPackets(source, analyzer.AddKeyLog, (in CapturedPacket packet) =>
                     {
                         if (shard == 0)
                         {
@@ -95,7 +92,7 @@ public static class ShardedAnalysis
                 }
                 finally
                 {
-                    doneReading?.Invoke(shard);
+                    shared.DoneReading(source);
                 }
             }
 
@@ -119,12 +116,24 @@ public static class ShardedAnalysis
             {
                 workers.ForEach(w => w.Join());
             }
+            // Every reader reads the same header: a file that cannot be opened fails all of them alike.
+            if (openFailures.FirstOrDefault(f => f is not null) is { } openFailure)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(openFailure);
+            }
             if (failures.FirstOrDefault(f => f is not null) is { } failure)
             {
                 // A bug, as an exception in the one-thread analyzer would be: report it, do not hide it.
                 throw new InvalidOperationException($"an analysis thread failed: {failure.Message}", failure);
             }
-            return Merge(analyzers, source, readErrors[0], first, last);
+            return Merge(analyzers!, sources[0]!, readErrors[0], first, last);
+        }
+        finally
+        {
+            foreach (var source in sources)
+            {
+                source?.Dispose();
+            }
         }
     }
 

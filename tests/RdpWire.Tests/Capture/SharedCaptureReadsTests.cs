@@ -66,6 +66,22 @@ public class SharedCaptureReadsTests
     }
 
     [Fact]
+    public async Task AFileHeaderLongerThanTheRing_FailsEveryThreadInsteadOfWaiting()
+    {
+        // Hand-made bytes: a recorded pcapng whose Section Header Block claims more bytes than the file
+        // holds, so reading the header joins every block of the file. A reader that opened before the
+        // others held any block used to wait for them for ever (found by the fuzzer).
+        byte[] bytes = File.ReadAllBytes(Path.Combine(RepoPaths.FixturesDir, "cert-expired-tls13-embedded-keys.pcapng"));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(4), (uint)bytes.Length + 4096);
+        using var shared = SharedCaptureReads.OfBytes(bytes, readers: 2, blockSize: 256, slots: 3);
+        var analysis = Task.Run(() => ShardedAnalysis.Analyze(shared, "lie", new AnalyzerOptions()));
+        var finished = await Task.WhenAny(analysis, Task.Delay(TimeSpan.FromSeconds(30)));
+        Assert.True(ReferenceEquals(finished, analysis), "the analysis is stuck opening the capture");
+        var e = await Assert.ThrowsAsync<CaptureFormatException>(() => analysis);
+        Assert.Contains("section header block", e.Message);
+    }
+
+    [Fact]
     public void ShardedAnalysisOverASharedReading_WritesTheOneThreadReport()
     {
         using var capture = new GeneratedCapture(RdpWire.Bench.CaptureGenerator.DefaultTemplates, 12L << 20, bulkBytesPerSession: 128L << 10,

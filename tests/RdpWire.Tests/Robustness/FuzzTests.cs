@@ -38,7 +38,7 @@ public class FuzzTests(ITestOutputHelper output)
     }
 
     [FuzzCasesFact]
-    public void SavedFuzzCases_AnalyzeWithoutCrashing()
+    public async Task SavedFuzzCases_AnalyzeWithoutCrashing()
     {
         foreach (string path in FuzzCasesFactAttribute.Cases())
         {
@@ -51,6 +51,21 @@ public class FuzzTests(ITestOutputHelper output)
             {
                 // An unreadable file is refused cleanly: that is the expected outcome for some cases.
             }
+            // And on two threads sharing the reading, in the fuzzer's small blocks, within the fuzzer's time limit.
+            var twoThreads = Task.Run(() =>
+            {
+                try
+                {
+                    using var shared = SharedCaptureReads.OfBytes(File.ReadAllBytes(path), readers: 2, blockSize: 1000, slots: 4);
+                    Assert.NotNull(ShardedAnalysis.Analyze(shared, path, new AnalyzerOptions()));
+                }
+                catch (CaptureFormatException)
+                {
+                }
+            });
+            var finished = await Task.WhenAny(twoThreads, Task.Delay(TimeSpan.FromSeconds(10)));
+            Assert.True(ReferenceEquals(finished, twoThreads), $"{Path.GetFileName(path)}: no result within 10 s on two threads");
+            await twoThreads;
         }
     }
 }
