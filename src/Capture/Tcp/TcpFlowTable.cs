@@ -48,8 +48,16 @@ public sealed class TcpFlowTable<TState> where TState : class
 {
     private const ushort RdpPort = 3389;
     private readonly Dictionary<FlowKey, Entry> _flows = [];
-    // Least recently active first: eviction at the cap is O(1), not a scan of the table.
-    private readonly LinkedList<Entry> _lru = new();
+    // Recency without a list to reorder on every packet: each packet stamps its connection with the
+    // next number of this counter, so ordering by stamp is least-recently-active order. (A linked
+    // list moved on every packet cost ten reference writes per packet.)
+    private long _touches;
+    // The least recently active connections when the table was last full, oldest first: evictions
+    // take the first still untouched one (see EvictOldest).
+    private (long Touched, Entry Entry)[] _evictionCandidates = [];
+    private int _evictionCandidatesCount;
+    private int _nextEvictionCandidate;
+    private const int EvictionBatch = 1024;
     private readonly Func<TcpConnection, TState> _createState;
     private readonly Action<TcpConnection, TState, ConnectionEndReason> _onEnd;
     private readonly FlowTableLimits _limits;
@@ -114,11 +122,7 @@ public sealed class TcpFlowTable<TState> where TState : class
             if (!reused)
             {
                 entry.LastTicks = now;
-                if (entry.Node.Next is not null)
-                {
-                    _lru.Remove(entry.Node);
-                    _lru.AddLast(entry.Node);
-                }
+                entry.Touched = ++_touches;
                 return (c, entry.State);
             }
             End(key, entry, ConnectionEndReason.Reused);
@@ -137,9 +141,8 @@ public sealed class TcpFlowTable<TState> where TState : class
         var (client, server) = ChooseRoles(p, src, dst);
         var conn = new TcpConnection(_nextIdSource(), client, server, pureSyn, _budget, _limits.MaxHeldBytesPerDirection);
         ConnectionsCreated++;
-        var created = new Entry(key, conn, _createState(conn)) { LastTicks = now };
+        var created = new Entry(key, conn, _createState(conn)) { LastTicks = now, Touched = ++_touches };
         _flows[key] = created;
-        _lru.AddLast(created.Node);
         return (conn, created.State);
     }
 
@@ -248,29 +251,83 @@ public sealed class TcpFlowTable<TState> where TState : class
             return;
         }
         _lastSweepTicks = now;
-        // The LRU list is in order of last activity: the idle ones are at its head.
-        while (_lru.First?.Value is { } oldest && now - oldest.LastTicks > timeout)
+        // In least-recently-active order, the idle connections before the first one that is not idle
+        // (capture time stamps can go backwards, so an idle one may follow a busy one: it waits).
+        long firstBusy = long.MaxValue;
+        foreach (var entry in _flows.Values)
         {
-            End(oldest.Key, oldest, ConnectionEndReason.IdleTimeout);
+            if (now - entry.LastTicks <= timeout)
+            {
+                firstBusy = Math.Min(firstBusy, entry.Touched);
+            }
+        }
+        List<Entry>? idle = null;
+        foreach (var entry in _flows.Values)
+        {
+            if (entry.Touched < firstBusy)
+            {
+                (idle ??= []).Add(entry);
+            }
+        }
+        if (idle is null)
+        {
+            return;
+        }
+        idle.Sort((a, b) => a.Touched.CompareTo(b.Touched));
+        foreach (var entry in idle)
+        {
+            End(entry.Key, entry, ConnectionEndReason.IdleTimeout);
         }
     }
 
+    /// <summary>
+    /// Ends the least recently active connection. The candidates are the <see cref="EvictionBatch"/>
+    /// least recently active when they were chosen: every connection outside them was active later
+    /// than all of them, and any touched since is newer still, so the first candidate not touched
+    /// since (and not ended) is the least recently active of all. A full table (a SYN flood) thus
+    /// costs a scan per thousand evictions, not per eviction.
+    /// </summary>
     private void EvictOldest()
     {
-        if (_lru.First?.Value is { } oldest)
+        for (int round = 0; round < 2; round++)
         {
-            Evictions++;
-            End(oldest.Key, oldest, ConnectionEndReason.Evicted);
+            while (_nextEvictionCandidate < _evictionCandidatesCount)
+            {
+                var (touched, entry) = _evictionCandidates[_nextEvictionCandidate];
+                _evictionCandidates[_nextEvictionCandidate++] = default;
+                if (!entry.Ended && entry.Touched == touched)
+                {
+                    Evictions++;
+                    End(entry.Key, entry, ConnectionEndReason.Evicted);
+                    return;
+                }
+            }
+            ChooseEvictionCandidates();
         }
+    }
+
+    private void ChooseEvictionCandidates()
+    {
+        if (_evictionCandidates.Length < _flows.Count)
+        {
+            _evictionCandidates = new (long, Entry)[Math.Max(_flows.Count, EvictionBatch)];
+        }
+        int n = 0;
+        foreach (var entry in _flows.Values)
+        {
+            _evictionCandidates[n++] = (entry.Touched, entry);
+        }
+        var all = _evictionCandidates.AsSpan(0, n);
+        all.Sort(static (a, b) => a.Touched.CompareTo(b.Touched));
+        _evictionCandidatesCount = Math.Min(n, EvictionBatch);
+        all[_evictionCandidatesCount..].Clear();
+        _nextEvictionCandidate = 0;
     }
 
     private void End(FlowKey key, Entry entry, ConnectionEndReason reason)
     {
         _flows.Remove(key);
-        if (entry.Node.List is not null)
-        {
-            _lru.Remove(entry.Node);
-        }
+        entry.Ended = true;
         _onEnd(entry.Connection, entry.State, reason);
         entry.Connection.Release();
     }
@@ -282,11 +339,12 @@ public sealed class TcpFlowTable<TState> where TState : class
             Key = key;
             Connection = connection;
             State = state;
-            Node = new LinkedListNode<Entry>(this);
         }
 
         public FlowKey Key { get; }
-        public LinkedListNode<Entry> Node { get; }
+        /// <summary>The flow table's activity counter at this connection's last packet.</summary>
+        public long Touched { get; set; }
+        public bool Ended { get; set; }
         public TcpConnection Connection { get; }
         public TState State { get; }
         public long LastTicks { get; set; }
