@@ -75,7 +75,7 @@ public readonly struct FlowKey : IEquatable<FlowKey>
         return (int)(sum >> 32) ^ (int)sum;
     }
 
-    /// <summary>The per-process NH key: ten 32-bit words from the system's random number generator (static readonly, so optimized code holds them as constants).</summary>
+    /// <summary>The per-process NH key: ten random 32-bit words (static readonly, so optimized code holds them as constants).</summary>
     private static class NhKey
     {
         private static readonly uint[] Words = Draw();
@@ -84,8 +84,10 @@ public readonly struct FlowKey : IEquatable<FlowKey>
 
         private static uint[] Draw()
         {
+            // Random.Shared is seeded from the operating system's entropy; unlike RandomNumberGenerator
+            // it does not load OpenSSL, which cost every start-up about 10 ms.
             var key = new uint[10];
-            System.Security.Cryptography.RandomNumberGenerator.Fill(System.Runtime.InteropServices.MemoryMarshal.AsBytes(key.AsSpan()));
+            Random.Shared.NextBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(key.AsSpan()));
             return key;
         }
     }
