@@ -27,12 +27,7 @@ public class FlowKeyTests
     {
         // A gateway capture: one server, one client, every ephemeral port. The dictionary buckets
         // by the hash modulo a prime; a weak hash would put these in a few buckets.
-        var server = V4(0x0A4D0001, 3389);
-        var hashes = new HashSet<int>();
-        for (int port = 1024; port < 65536; port++)
-        {
-            hashes.Add(FlowKey.Of(V4(0x0A4D0002, (ushort)port), server, 6).GetHashCode());
-        }
+        var hashes = EveryClientPortToOneServer().Select(k => k.GetHashCode()).ToHashSet();
         Assert.True(hashes.Count >= 64512 - 8, $"{64512 - hashes.Count} of 64512 keys collided");
     }
 
@@ -54,12 +49,16 @@ public class FlowKeyTests
     [Fact]
     public void Fingerprints_of_distinct_flows_differ()
     {
+        Assert.Equal(64512, EveryClientPortToOneServer().Select(k => k.Fingerprint()).Distinct().Count());
+    }
+
+    /// <summary>A gateway capture's keys: one client host, every ephemeral port, one RDP server.</summary>
+    private static IEnumerable<FlowKey> EveryClientPortToOneServer()
+    {
         var server = V4(0x0A4D0001, 3389);
-        var prints = new HashSet<ulong>();
         for (int port = 1024; port < 65536; port++)
         {
-            prints.Add(FlowKey.Of(V4(0x0A4D0002, (ushort)port), server, 6).Fingerprint());
+            yield return FlowKey.Of(V4(0x0A4D0002, (ushort)port), server, 6);
         }
-        Assert.Equal(64512, prints.Count);
     }
 }
