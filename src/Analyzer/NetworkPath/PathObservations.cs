@@ -40,6 +40,8 @@ public sealed class PathObservations
         public long OffloadFrames { get; set; }
         public int LargestOffloadFrame { get; set; }
         public List<Segment> Outstanding { get; } = [];
+        /// <summary>Outstanding is in order of sequence (each segment ends after the one before): an ACK then takes a prefix.</summary>
+        internal bool OutstandingInOrder { get; set; } = true;
         /// <summary>Acknowledged segments kept for reuse: the bulk-data path allocates none per packet.</summary>
         internal Stack<Segment> Free { get; } = new();
         /// <summary>Segments carrying no data whose sequence number is beyond the bytes seen: sent bytes that never arrived here.</summary>
@@ -204,6 +206,14 @@ public sealed class PathObservations
         }
         var segment = d.Free.Count > 0 ? d.Free.Pop() : new Segment();
         segment.Set(seq, length, ipLength, at, df, retransmits);
+        if (d.Outstanding.Count == 0)
+        {
+            d.OutstandingInOrder = true;
+        }
+        else if ((int)(segment.End - d.Outstanding[^1].End) < 0)
+        {
+            d.OutstandingInOrder = false;
+        }
         d.Outstanding.Add(segment);
     }
 
@@ -217,6 +227,24 @@ public sealed class PathObservations
 
     private static void Acknowledge(Direction d, uint ack)
     {
+        if (d.OutstandingInOrder)
+        {
+            // Each segment ends after the one before it: the acknowledged ones are a prefix, and the
+            // first one not acknowledged ends the walk (a large window costs its acknowledged part only).
+            int acked = 0;
+            while (acked < d.Outstanding.Count && (int)(ack - d.Outstanding[acked].End) >= 0)
+            {
+                var s = d.Outstanding[acked++];
+                d.AckedSegments++;
+                d.LargestIpAcked = Math.Max(d.LargestIpAcked, s.IpLength);
+                Release(d, s);
+            }
+            if (acked > 0)
+            {
+                d.Outstanding.RemoveRange(0, acked);
+            }
+            return;
+        }
         for (int i = d.Outstanding.Count - 1; i >= 0; i--)
         {
             var s = d.Outstanding[i];
@@ -227,6 +255,10 @@ public sealed class PathObservations
                 d.Outstanding.RemoveAt(i);
                 Release(d, s);
             }
+        }
+        if (d.Outstanding.Count == 0)
+        {
+            d.OutstandingInOrder = true;
         }
     }
 }
