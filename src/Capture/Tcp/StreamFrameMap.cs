@@ -7,6 +7,7 @@ namespace RdpWire.Capture.Tcp;
 /// </summary>
 public sealed class StreamFrameMap
 {
+    // A ring whose length is a power of two (8, 16, ...): positions wrap with a mask, not a division.
     private (long EndOffset, long Frame, long Ticks)[] _entries = [];
     private int _start;
     private int _count;
@@ -16,7 +17,7 @@ public sealed class StreamFrameMap
     {
         if (_count > 0)
         {
-            ref var last = ref _entries[(_start + _count - 1) % _entries.Length];
+            ref var last = ref _entries[(_start + _count - 1) & (_entries.Length - 1)];
             if (last.Frame == frame)
             {
                 last.EndOffset = endOffset;
@@ -28,12 +29,12 @@ public sealed class StreamFrameMap
             var bigger = new (long, long, long)[Math.Max(8, _entries.Length * 2)];
             for (int i = 0; i < _count; i++)
             {
-                bigger[i] = _entries[(_start + i) % _entries.Length];
+                bigger[i] = _entries[(_start + i) & (_entries.Length - 1)];
             }
             _entries = bigger;
             _start = 0;
         }
-        _entries[(_start + _count) % _entries.Length] = (endOffset, frame, ticks);
+        _entries[(_start + _count) & (_entries.Length - 1)] = (endOffset, frame, ticks);
         _count++;
     }
 
@@ -42,7 +43,7 @@ public sealed class StreamFrameMap
     {
         for (int i = 0; i < _count; i++)
         {
-            var e = _entries[(_start + i) % _entries.Length];
+            var e = _entries[(_start + i) & (_entries.Length - 1)];
             if (offset < e.EndOffset)
             {
                 return (e.Frame, e.Ticks);
@@ -50,7 +51,7 @@ public sealed class StreamFrameMap
         }
         if (_count > 0)
         {
-            var last = _entries[(_start + _count - 1) % _entries.Length];
+            var last = _entries[(_start + _count - 1) & (_entries.Length - 1)];
             return (last.Frame, last.Ticks);
         }
         return (0, 0);
@@ -62,7 +63,7 @@ public sealed class StreamFrameMap
         long previousEnd = long.MinValue;
         for (int i = 0; i < _count; i++)
         {
-            var e = _entries[(_start + i) % _entries.Length];
+            var e = _entries[(_start + i) & (_entries.Length - 1)];
             long entryStart = previousEnd == long.MinValue ? long.MinValue : previousEnd;
             previousEnd = e.EndOffset;
             if (e.EndOffset > start && entryStart < end && (into.Count == 0 || into[^1] != e.Frame))
@@ -77,7 +78,7 @@ public sealed class StreamFrameMap
     {
         while (_count > 1 && _entries[_start].EndOffset <= offset)
         {
-            _start = (_start + 1) % _entries.Length;
+            _start = (_start + 1) & (_entries.Length - 1);
             _count--;
         }
     }
