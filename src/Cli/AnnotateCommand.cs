@@ -30,7 +30,7 @@ public static class AnnotateCommand
                 return Program.ExitUsage;
             }
             AnalysisReport report;
-            var options = new AnalyzerOptions();
+            var options = new AnalyzerOptions { CollectEveryAllocatedBytes = Program.CollectEveryAllocatedBytes };
             try
             {
                 if (result.GetValue(keyLog) is { } keyLogPath)
