@@ -265,8 +265,6 @@ public sealed class SharedCaptureReads : IDisposable
         private long _next;
         private bool _done;
 
-        public int BlockSize => shared.BlockSize;
-
         /// <summary>The next block in input order, or null at the input's end. The block stays valid until <see cref="ReleaseBelow"/> passes it.</summary>
         public (byte[] Buffer, int Length, long Index)? Next()
         {
