@@ -174,7 +174,7 @@ public sealed class SharedCaptureReads : IDisposable
                 {
                     if (slot.Failure is not null)
                     {
-                        throw new IOException($"reading the capture at byte offset {index * BlockSize} failed: {slot.Failure.Message}", slot.Failure);
+                        throw ReadFailure(index, slot.Failure);
                     }
                     if (slot.Loaded)
                     {
@@ -215,10 +215,14 @@ public sealed class SharedCaptureReads : IDisposable
         }
         if (failure is not null)
         {
-            throw new IOException($"reading the capture at byte offset {index * BlockSize} failed: {failure.Message}", failure);
+            throw ReadFailure(index, failure);
         }
         return slot;
     }
+
+    /// <summary>The one error every reader of a block that could not be read gets.</summary>
+    private IOException ReadFailure(long index, Exception failure) =>
+        new($"reading the capture at byte offset {index * BlockSize} failed: {failure.Message}", failure);
 
     /// <summary>True when every open reader has moved past block <paramref name="index"/> (-1: the slot was never used).</summary>
     private bool NoReaderHolds(long index)
