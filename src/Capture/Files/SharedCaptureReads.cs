@@ -32,6 +32,8 @@ public sealed class SharedCaptureReads : IDisposable
     private readonly long[] _lowestHeld;
     private readonly object _gate = new();
     private int _opened;
+    private int _waiting;
+    private long _lastBlock = long.MaxValue;
     private long _bytesRead;
     private readonly List<(IPacketSource Source, Consumer Consumer)> _consumers = [];
     private bool _disposed;
@@ -183,16 +185,34 @@ public sealed class SharedCaptureReads : IDisposable
                 }
                 else if (slot.Index < index && NoReaderHolds(slot.Index))
                 {
-                    slot.Index = index;
-                    slot.Loaded = false;
-                    slot.Failure = null;
+                    Claim(slot, index);
                     break;
                 }
+                _waiting++;
                 Monitor.Wait(_gate);
+                _waiting--;
             }
         }
 
         // This reader fills the slot outside the lock; the others wait for it above.
+        if (Fill(slot, index) is { } failure)
+        {
+            throw ReadFailure(index, failure);
+        }
+        return slot;
+    }
+
+    /// <summary>Marks <paramref name="slot"/> as being filled with block <paramref name="index"/>; under the gate.</summary>
+    private static void Claim(Slot slot, long index)
+    {
+        slot.Index = index;
+        slot.Loaded = false;
+        slot.Failure = null;
+    }
+
+    /// <summary>Reads a claimed block into its slot (outside the gate) and publishes it; the read failure, if any.</summary>
+    private Exception? Fill(Slot slot, long index)
+    {
         int length = 0;
         Exception? failure = null;
         try
@@ -211,13 +231,23 @@ public sealed class SharedCaptureReads : IDisposable
             slot.Failure = failure;
             BlocksRead++;
             _bytesRead += length;
+            if (length < BlockSize || failure is not null)
+            {
+                // The input ends in this block (or cannot be read on): nothing past it is read ahead.
+                _lastBlock = Math.Min(_lastBlock, index);
+            }
+            WakeWaiters();
+        }
+        return failure;
+    }
+
+    /// <summary>Under the gate: wakes the readers waiting for a block or a slot, when there are any.</summary>
+    private void WakeWaiters()
+    {
+        if (_waiting > 0)
+        {
             Monitor.PulseAll(_gate);
         }
-        if (failure is not null)
-        {
-            throw ReadFailure(index, failure);
-        }
-        return slot;
     }
 
     /// <summary>The one error every reader of a block that could not be read gets.</summary>
@@ -241,16 +271,43 @@ public sealed class SharedCaptureReads : IDisposable
         return true;
     }
 
-    /// <summary>The reader holds no block below <paramref name="index"/> any more (long.MaxValue: none at all).</summary>
+    /// <summary>
+    /// The reader holds no block below <paramref name="index"/> any more (long.MaxValue: none at all).
+    /// The slots this frees are refilled with their next blocks now, by this reader, for the blocks
+    /// that fall to it (block number modulo <see cref="Readers"/>); the other readers fill theirs.
+    /// Otherwise the reader that runs ahead would read every block, and its copies out of the kernel
+    /// (a fifth of the work) would make it the one the others end up waiting for.
+    /// </summary>
     private void ReleaseBelow(int reader, long index)
     {
+        Slot? refill = null;
+        long refillIndex = 0;
         lock (_gate)
         {
-            if (index > _lowestHeld[reader])
+            if (index <= _lowestHeld[reader])
             {
-                _lowestHeld[reader] = index;
-                Monitor.PulseAll(_gate);
+                return;
             }
+            _lowestHeld[reader] = index;
+            WakeWaiters();
+            if (index == long.MaxValue)
+            {
+                return;
+            }
+            // The slot of the block just left, if no reader holds it any more and its next block is this reader's.
+            long left = index - 1;
+            var slot = _slots[left % _slots.Length];
+            long next = left + _slots.Length;
+            if (!_disposed && slot.Index == left && slot.Loaded && next <= _lastBlock && next % Readers == reader && NoReaderHolds(left))
+            {
+                Claim(slot, next);
+                (refill, refillIndex) = (slot, next);
+            }
+        }
+        // A failure stays in the slot: the reader that needs the block gets it then.
+        if (refill is not null)
+        {
+            Fill(refill, refillIndex);
         }
     }
 
