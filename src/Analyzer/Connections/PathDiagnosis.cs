@@ -52,8 +52,8 @@ public static partial class VerdictEngine
                     ? $" An ICMP 'fragmentation needed' (next-hop MTU {icmp[0].Mtu}, frame {F(icmp[0].At)}) reached the capture, yet the {sender} kept sending large segments: something after the capture point drops the ICMP, or the {sender} ignores it."
                     : " No ICMP 'fragmentation needed' / 'packet too big' reached the capture: a router on the path drops large packets and its ICMP is filtered.";
                 var receiverDir = dir == TcpDirection.ServerToClient ? TcpDirection.ClientToServer : TcpDirection.ServerToClient;
-                var stillPassing = d.EarlyPackets.Where(x => x.At.Frame > first.At.Frame && x.Data && x.IpLength < smallestLost).Select(x => x.At.Frame).Take(3)
-                    .Concat(s.Path.Of(receiverDir).EarlyPackets.Where(x => x.At.Frame > first.At.Frame).Select(x => x.At.Frame).Take(3));
+                var stillPassing = d.EarlyPackets.Where(x => x.Frame > first.At.Frame && x.Data && x.IpLength < smallestLost).Select(x => x.Frame).Take(3)
+                    .Concat(s.Path.Of(receiverDir).EarlyPackets.Where(x => x.Frame > first.At.Frame).Select(x => x.Frame).Take(3));
                 return new BlackHole(dir, first.At, low, high,
                     $"Seen from the {sender}: {lost.Count} segment(s) of {smallestLost}–{lost.Max(x => x.IpLength)} bytes (IP length) were sent and retransmitted up to {lost.Max(x => x.Retransmits)} times (first in frame {F(first.At)}) and never acknowledged, while the {receiver} acknowledged smaller ones (up to {d.LargestIpAcked} bytes)"
                     + (first.DontFragment ? " and the large ones carry DF (don't fragment)." : ".") + icmpNote,
@@ -78,7 +78,7 @@ public static partial class VerdictEngine
                 return new BlackHole(dir, jumpAt, low, Math.Max(low, high),
                     $"Seen from the {receiver}: the {sender}'s segments carry sequence numbers up to {d.LargestSequenceJump} bytes beyond what arrived (first in frame {F(jumpAt)}, {d.SequenceJumps} such segment(s)): it sent data that never reached the {receiver}, while its small packets (at most {d.LargestIpSent} bytes) did. The {receiver} advertised MSS {peerMss?.ToString(CultureInfo.InvariantCulture) ?? "?"}, so the {sender} sends packets up to {high} bytes."
                     + (waiting.Count > 0 ? $" The {receiver} meanwhile retransmits its own request ({waiting.Count} time(s)): the {sender} never answered it with data that got through." : ""),
-                    [jumpAt.Frame, .. waiting.Take(6), .. s.Path.Of(dir == TcpDirection.ServerToClient ? TcpDirection.ClientToServer : TcpDirection.ServerToClient).EarlyPackets.Where(x => x.At.Frame > jumpAt.Frame).Select(x => x.At.Frame).Take(2)]);
+                    [jumpAt.Frame, .. waiting.Take(6), .. s.Path.Of(dir == TcpDirection.ServerToClient ? TcpDirection.ClientToServer : TcpDirection.ServerToClient).EarlyPackets.Where(x => x.Frame > jumpAt.Frame).Select(x => x.Frame).Take(2)]);
             }
         }
         return null;

@@ -39,11 +39,9 @@ public sealed class PathObservations
         /// <summary>Frames far larger than the MTU: TSO/GSO or GRO artefacts of a capture on an end host.</summary>
         public long OffloadFrames { get; set; }
         public int LargestOffloadFrame { get; set; }
-        public List<Segment> Outstanding { get; } = [];
+        public OutstandingSegments Outstanding { get; } = new();
         /// <summary>Outstanding is in order of sequence (each segment ends after the one before): an ACK then takes a prefix.</summary>
         internal bool OutstandingInOrder { get; set; } = true;
-        /// <summary>Acknowledged segments kept for reuse: the bulk-data path allocates none per packet.</summary>
-        internal Stack<Segment> Free { get; } = new();
         /// <summary>Segments carrying no data whose sequence number is beyond the bytes seen: sent bytes that never arrived here.</summary>
         public FrameRef? FirstSequenceJump { get; set; }
         public long SequenceJumps { get; set; }
@@ -55,33 +53,31 @@ public sealed class PathObservations
         public long KeepAlives { get; set; }
         internal uint? LastAck { get; set; }
         /// <summary>The first packets of this direction (frame, IP length, carries data): the handshake's share.</summary>
-        public List<(FrameRef At, int IpLength, bool Data)> EarlyPackets { get; } = [];
+        public List<(long Frame, int IpLength, bool Data)> EarlyPackets { get; } = new(MaxEarlyPackets); // at once: growing by doubling allocated twice as much
         /// <summary>Largest IP packet of this direction that arrived after the first sign of loss.</summary>
         public int LargestIpAfterJump { get; set; }
         public long DataSegmentsAfterJump { get; set; }
     }
 
     /// <summary>One data segment not yet acknowledged (sequence numbers as on the wire).</summary>
-    public sealed class Segment
+    public struct Segment
     {
         private List<long>? _retransmitFrames;
 
-        public uint Seq { get; private set; }
-        public int Length { get; private set; }
-        public int IpLength { get; private set; }
-        public FrameRef At { get; private set; }
-        public bool DontFragment { get; private set; }
-        public int Retransmits { get; set; }
-        public FrameRef? LastRetransmit { get; set; }
-        /// <summary>Frames that retransmitted this segment (at most 16 kept).</summary>
-        public IReadOnlyList<long> RetransmitFrames => (IReadOnlyList<long>?)_retransmitFrames ?? [];
-        public uint End => Seq + (uint)Length;
-
-        internal void Set(uint seq, int length, int ipLength, FrameRef at, bool df, int retransmits)
+        internal Segment(uint seq, int length, int ipLength, FrameRef at, bool df, int retransmits)
         {
-            (Seq, Length, IpLength, At, DontFragment, Retransmits, LastRetransmit) = (seq, length, ipLength, at, df, retransmits, null);
-            _retransmitFrames?.Clear();
+            (Seq, Length, IpLength, At, DontFragment, Retransmits) = (seq, length, ipLength, at, df, retransmits);
         }
+
+        public uint Seq { get; }
+        public int Length { get; }
+        public int IpLength { get; }
+        public FrameRef At { get; }
+        public bool DontFragment { get; }
+        public int Retransmits { get; internal set; }
+        /// <summary>Frames that retransmitted this segment (at most 16 kept).</summary>
+        public readonly IReadOnlyList<long> RetransmitFrames => (IReadOnlyList<long>?)_retransmitFrames ?? [];
+        public readonly uint End => Seq + (uint)Length;
 
         internal void AddRetransmitFrame(long frame)
         {
@@ -89,6 +85,96 @@ public sealed class PathObservations
             if (_retransmitFrames.Count < 16)
             {
                 _retransmitFrames.Add(frame);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The unacknowledged data segments of one direction, oldest first: a ring of values. Remembering
+    /// one and acknowledging a prefix (the usual ACK) allocate nothing and move nothing; only an ACK
+    /// of segments that arrived out of order removes from the middle. (It was a list of pooled
+    /// objects: every data segment popped one from a stack, and every ACK shifted the list.)
+    /// </summary>
+    public sealed class OutstandingSegments : IReadOnlyList<Segment>
+    {
+        private Segment[] _ring = new Segment[8];
+        private int _head;
+
+        public int Count { get; private set; }
+
+        public Segment this[int index] => _ring[Slot(index)];
+
+        internal ref Segment RefAt(int index) => ref _ring[Slot(index)];
+
+        private int Slot(int index)
+        {
+            if ((uint)index >= (uint)Count)
+            {
+                throw new ArgumentOutOfRangeException(nameof(index));
+            }
+            return (_head + index) & (_ring.Length - 1);
+        }
+
+        internal void Add(in Segment segment)
+        {
+            if (Count == _ring.Length)
+            {
+                // Doubles up to MaxOutstanding (a power of two); the oldest comes first in the new ring.
+                var larger = new Segment[_ring.Length * 2];
+                for (int i = 0; i < Count; i++)
+                {
+                    larger[i] = _ring[(_head + i) & (_ring.Length - 1)];
+                }
+                (_ring, _head) = (larger, 0);
+            }
+            _ring[(_head + Count) & (_ring.Length - 1)] = segment;
+            Count++;
+        }
+
+        /// <summary>Drops the <paramref name="count"/> oldest segments.</summary>
+        internal void RemoveOldest(int count)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                _ring[(_head + i) & (_ring.Length - 1)] = default; // lets go of its retransmission frames
+            }
+            _head = (_head + count) & (_ring.Length - 1);
+            Count -= count;
+        }
+
+        /// <summary>Drops the segment at <paramref name="index"/>; the later ones move up.</summary>
+        internal void RemoveAt(int index)
+        {
+            _ = Slot(index); // in range
+            int mask = _ring.Length - 1;
+            for (int i = index; i < Count - 1; i++)
+            {
+                _ring[(_head + i) & mask] = _ring[(_head + i + 1) & mask];
+            }
+            _ring[(_head + Count - 1) & mask] = default;
+            Count--;
+        }
+
+        public Enumerator GetEnumerator() => new(this);
+
+        IEnumerator<Segment> IEnumerable<Segment>.GetEnumerator() => GetEnumerator();
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+        public struct Enumerator(OutstandingSegments segments) : IEnumerator<Segment>
+        {
+            private int _index = -1;
+
+            public readonly Segment Current => segments[_index];
+
+            readonly object System.Collections.IEnumerator.Current => Current;
+
+            public bool MoveNext() => ++_index < segments.Count;
+
+            public void Reset() => _index = -1;
+
+            public readonly void Dispose()
+            {
             }
         }
     }
@@ -104,7 +190,7 @@ public sealed class PathObservations
         }
         if (me.EarlyPackets.Count < MaxEarlyPackets)
         {
-            me.EarlyPackets.Add((at, p.IpTotalLength, info.PayloadLength > 0));
+            me.EarlyPackets.Add((at.Frame, p.IpTotalLength, info.PayloadLength > 0));
         }
         if (me.FirstSequenceJump is not null && info.PayloadLength > 0 && at.Frame != me.FirstSequenceJump.Value.Frame)
         {
@@ -134,21 +220,16 @@ public sealed class PathObservations
             if (info.Disposition is SegmentDisposition.Retransmission or SegmentDisposition.PartialRetransmission)
             {
                 me.Retransmissions++;
-                // A loop, not Find(lambda): the lambda's closure would be allocated for every data segment.
-                Segment? known = null;
-                foreach (var s in me.Outstanding)
+                int known = -1;
+                for (int i = 0; i < me.Outstanding.Count && known < 0; i++)
                 {
-                    if (s.Seq == seq)
-                    {
-                        known = s;
-                        break;
-                    }
+                    known = me.Outstanding[i].Seq == seq ? i : -1;
                 }
-                if (known is not null)
+                if (known >= 0)
                 {
-                    known.Retransmits++;
-                    known.LastRetransmit = at;
-                    known.AddRetransmitFrame(at.Frame);
+                    ref var segment = ref me.Outstanding.RefAt(known);
+                    segment.Retransmits++;
+                    segment.AddRetransmitFrame(at.Frame);
                 }
                 else
                 {
@@ -199,64 +280,54 @@ public sealed class PathObservations
 
     private static void Remember(Direction d, uint seq, int length, int ipLength, FrameRef at, bool df, int retransmits)
     {
-        if (d.Outstanding.Count >= MaxOutstanding)
+        var outstanding = d.Outstanding;
+        if (outstanding.Count >= MaxOutstanding)
         {
-            Release(d, d.Outstanding[0]);
-            d.Outstanding.RemoveAt(0);
+            outstanding.RemoveOldest(1);
         }
-        var segment = d.Free.Count > 0 ? d.Free.Pop() : new Segment();
-        segment.Set(seq, length, ipLength, at, df, retransmits);
-        if (d.Outstanding.Count == 0)
+        var segment = new Segment(seq, length, ipLength, at, df, retransmits);
+        if (outstanding.Count == 0)
         {
             d.OutstandingInOrder = true;
         }
-        else if ((int)(segment.End - d.Outstanding[^1].End) < 0)
+        else if ((int)(segment.End - outstanding[outstanding.Count - 1].End) < 0)
         {
             d.OutstandingInOrder = false;
         }
-        d.Outstanding.Add(segment);
-    }
-
-    private static void Release(Direction d, Segment segment)
-    {
-        if (d.Free.Count < MaxOutstanding)
-        {
-            d.Free.Push(segment);
-        }
+        outstanding.Add(segment);
     }
 
     private static void Acknowledge(Direction d, uint ack)
     {
+        var outstanding = d.Outstanding;
         if (d.OutstandingInOrder)
         {
             // Each segment ends after the one before it: the acknowledged ones are a prefix, and the
             // first one not acknowledged ends the walk (a large window costs its acknowledged part only).
             int acked = 0;
-            while (acked < d.Outstanding.Count && (int)(ack - d.Outstanding[acked].End) >= 0)
+            while (acked < outstanding.Count && (int)(ack - outstanding[acked].End) >= 0)
             {
-                var s = d.Outstanding[acked++];
                 d.AckedSegments++;
-                d.LargestIpAcked = Math.Max(d.LargestIpAcked, s.IpLength);
-                Release(d, s);
+                d.LargestIpAcked = Math.Max(d.LargestIpAcked, outstanding[acked].IpLength);
+                acked++;
             }
             if (acked > 0)
             {
-                d.Outstanding.RemoveRange(0, acked);
+                outstanding.RemoveOldest(acked);
             }
             return;
         }
-        for (int i = d.Outstanding.Count - 1; i >= 0; i--)
+        for (int i = outstanding.Count - 1; i >= 0; i--)
         {
-            var s = d.Outstanding[i];
+            var s = outstanding[i];
             if ((int)(ack - s.End) >= 0)
             {
                 d.AckedSegments++;
                 d.LargestIpAcked = Math.Max(d.LargestIpAcked, s.IpLength);
-                d.Outstanding.RemoveAt(i);
-                Release(d, s);
+                outstanding.RemoveAt(i);
             }
         }
-        if (d.Outstanding.Count == 0)
+        if (outstanding.Count == 0)
         {
             d.OutstandingInOrder = true;
         }
