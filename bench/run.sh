@@ -10,6 +10,7 @@
 # precompiles it, see README "Install"): wall seconds (best of $BENCH_RUNS, default 3), MB/s and peak resident
 # memory (highest of the runs, /usr/bin/time); the same with --threads 2, whose report must be
 # byte-identical; and tshark with the issue's display filter when tshark is installed (one run).
+# The last column is the share of the CPUs' time the hypervisor took (steal, /proc/stat) while rdpwire ran.
 # Captures go to $BENCH_DIR (default /tmp). The BenchmarkDotNet suite is separate:
 #   dotnet run -c Release --project bench/RdpWire.Bench -- bdn --filter '*'
 set -euo pipefail
@@ -28,6 +29,10 @@ filter='rdp || tls.handshake.type || tls.alert_message || tcp.analysis.retransmi
 
 runs=${BENCH_RUNS:-3}
 
+cpu_ticks() { # "total steal" jiffies of all CPUs so far (/proc/stat), to tell how much of the time a hypervisor took
+  awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $9; exit }' /proc/stat
+}
+
 measure() { # measure OUTFILE cmd... -> "seconds peak_kb": one run, its output kept in OUTFILE
   local out=$1; shift
   /usr/bin/time -f '%e %M' -o "$out.time" "$@" >"$out" 2>"$out.err" || { cat "$out.err" >&2; return 1; }
@@ -45,16 +50,21 @@ best() { # best OUTFILE cmd... -> "best_seconds highest_peak_kb" over $runs runs
   echo "$best_secs $high_peak"
 }
 
-printf '%-6s %10s %8s %7s %8s %10s %7s %9s %9s %7s\n' size bytes seconds 'MB/s' 'peak MB' '2 threads' speedup 'tshark s' 'tshark MB' ratio
+printf '%-6s %10s %8s %7s %8s %10s %7s %9s %9s %7s %6s\n' size bytes seconds 'MB/s' 'peak MB' '2 threads' speedup 'tshark s' 'tshark MB' ratio steal
 for size in "${@:-500M}"; do
   file="$dir/rdpwire-bench-$size.pcap"
   [[ -s $file ]] || "$bench" generate "$file" "$size" >&2
   "$bench" verdicts "$file" | tail -n 1 >&2
   cat "$file" >/dev/null
   bytes=$(stat -c %s "$file")
+  read -r total0 steal0 < <(cpu_ticks)
   read -r secs peak < <(best "$dir/rdpwire-run.json" "${rdpwire[@]}" analyze --json "$file")
   read -r secs2 _ < <(best "$dir/rdpwire-run2.json" "${rdpwire[@]}" analyze --json --threads 2 "$file")
   cmp -s "$dir/rdpwire-run.json" "$dir/rdpwire-run2.json" || { echo "--threads 2 wrote a different report for $file" >&2; exit 1; }
+  read -r total1 steal1 < <(cpu_ticks)
+  # Share of the CPUs' time taken by the hypervisor while rdpwire ran: on a shared VM the figures
+  # above are only comparable between runs with a similar steal.
+  steal=$(awk -v t=$((total1 - total0)) -v s=$((steal1 - steal0)) 'BEGIN { printf "%.0f%%", t > 0 ? 100 * s / t : 0 }')
   speedup=$(awk -v a="$secs" -v b="$secs2" 'BEGIN { printf "%.2fx", a / b }')
   tsecs=- tpeak=- ratio=-
   if command -v tshark >/dev/null 2>&1; then
@@ -63,5 +73,5 @@ for size in "${@:-500M}"; do
     tpeak=$(( tpeak / 1024 ))
   fi
   mbps=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.0f", b / 1e6 / s }')
-  printf '%-6s %10s %8s %7s %8s %10s %7s %9s %9s %7s\n' "$size" "$bytes" "$secs" "$mbps" $(( peak / 1024 )) "$secs2" "$speedup" "$tsecs" "$tpeak" "$ratio"
+  printf '%-6s %10s %8s %7s %8s %10s %7s %9s %9s %7s %6s\n' "$size" "$bytes" "$secs" "$mbps" $(( peak / 1024 )) "$secs2" "$speedup" "$tsecs" "$tpeak" "$ratio" "$steal"
 done

@@ -33,6 +33,8 @@ public sealed class SharedCaptureReads : IDisposable
     private readonly object _gate = new();
     private int _opened;
     private int _waiting;
+    /// <summary>Counts changes of the blocks and of what readers hold (under the gate), for readers that spin outside it.</summary>
+    private long _changes;
     private long _lastBlock = long.MaxValue;
     private long _bytesRead;
     private readonly List<(IPacketSource Source, Consumer Consumer)> _consumers = [];
@@ -143,6 +145,7 @@ public sealed class SharedCaptureReads : IDisposable
         lock (_gate)
         {
             _disposed = true;
+            Volatile.Write(ref _changes, _changes + 1);
             Monitor.PulseAll(_gate);
         }
         _owned?.Dispose();
@@ -167,8 +170,10 @@ public sealed class SharedCaptureReads : IDisposable
     private Slot Acquire(int reader, long index)
     {
         var slot = _slots[index % _slots.Length];
-        lock (_gate)
+        bool locked = false;
+        try
         {
+            Monitor.Enter(_gate, ref locked);
             while (true)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
@@ -188,9 +193,28 @@ public sealed class SharedCaptureReads : IDisposable
                     Claim(slot, index);
                     break;
                 }
-                _waiting++;
-                Monitor.Wait(_gate);
-                _waiting--;
+                // Another reader is reading this block or still holds the slot: a matter of tens of
+                // microseconds to a millisecond. Spin outside the gate first: a reader put to sleep is
+                // woken a millisecond later on a busy virtual machine, so that waiting readers of
+                // --threads 2 spent 0.5-0.7 s each asleep on the 5 GB bench capture.
+                long seen = _changes;
+                Monitor.Exit(_gate);
+                locked = false;
+                bool changed = SpinUntilChanged(seen);
+                Monitor.Enter(_gate, ref locked);
+                if (!changed && _changes == seen)
+                {
+                    _waiting++;
+                    Monitor.Wait(_gate);
+                    _waiting--;
+                }
+            }
+        }
+        finally
+        {
+            if (locked)
+            {
+                Monitor.Exit(_gate);
             }
         }
 
@@ -200,6 +224,25 @@ public sealed class SharedCaptureReads : IDisposable
             throw ReadFailure(index, failure);
         }
         return slot;
+    }
+
+    /// <summary>How long a reader spins for a block or a slot before it sleeps.</summary>
+    private static readonly TimeSpan SpinLimit = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>Spins (yielding to other threads) until the shared state changes; false if it did not within <see cref="SpinLimit"/>.</summary>
+    private bool SpinUntilChanged(long seen)
+    {
+        var spinner = new SpinWait();
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        while (Volatile.Read(ref _changes) == seen)
+        {
+            if (System.Diagnostics.Stopwatch.GetElapsedTime(start) > SpinLimit)
+            {
+                return false;
+            }
+            spinner.SpinOnce(sleep1Threshold: -1);
+        }
+        return true;
     }
 
     /// <summary>Marks <paramref name="slot"/> as being filled with block <paramref name="index"/>; under the gate.</summary>
@@ -241,9 +284,10 @@ public sealed class SharedCaptureReads : IDisposable
         return failure;
     }
 
-    /// <summary>Under the gate: wakes the readers waiting for a block or a slot, when there are any.</summary>
+    /// <summary>Under the gate: the state changed; wakes the readers waiting for a block or a slot, when there are any.</summary>
     private void WakeWaiters()
     {
+        Volatile.Write(ref _changes, _changes + 1);
         if (_waiting > 0)
         {
             Monitor.PulseAll(_gate);
