@@ -64,7 +64,7 @@ for size in "${@:-500M}"; do
   read -r total1 steal1 < <(cpu_ticks)
   # Share of the CPUs' time taken by the hypervisor while rdpwire ran: on a shared VM the figures
   # above are only comparable between runs with a similar steal.
-  steal=$(awk -v t=$((total1 - total0)) -v s=$((steal1 - steal0)) 'BEGIN { printf "%.0f%%", t > 0 ? 100 * s / t : 0 }')
+  steal=$(awk -v t=$((total1 - total0)) -v s=$((steal1 - steal0)) 'BEGIN { printf "%.0f%%", (t > 0 ? 100 * s / t : 0) }')
   speedup=$(awk -v a="$secs" -v b="$secs2" 'BEGIN { printf "%.2fx", a / b }')
   tsecs=- tpeak=- ratio=-
   if command -v tshark >/dev/null 2>&1; then

@@ -57,7 +57,7 @@ public static partial class VerdictEngine
                 return new BlackHole(dir, first.At, low, high,
                     $"Seen from the {sender}: {lost.Count} segment(s) of {smallestLost}–{lost.Max(x => x.IpLength)} bytes (IP length) were sent and retransmitted up to {lost.Max(x => x.Retransmits)} times (first in frame {F(first.At)}) and never acknowledged, while the {receiver} acknowledged smaller ones (up to {d.LargestIpAcked} bytes)"
                     + (first.DontFragment ? " and the large ones carry DF (don't fragment)." : ".") + icmpNote,
-                    [.. lost.Take(8).Select(x => x.At.Frame), .. lost.Take(4).SelectMany(x => x.RetransmitFrames), .. stillPassing, .. icmp.Select(t => t.At.Frame)]);
+                    [.. lost.Take(8).Select(x => x.At.Frame), .. lost.Take(4).SelectMany(x => d.Outstanding.RetransmitFramesOf(x)), .. stillPassing, .. icmp.Select(t => t.At.Frame)]);
             }
 
             // Seen from the receiver: the sender's own sequence numbers (in ACKs, keep-alives,

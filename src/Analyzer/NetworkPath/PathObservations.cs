@@ -59,34 +59,13 @@ public sealed class PathObservations
         public long DataSegmentsAfterJump { get; set; }
     }
 
-    /// <summary>One data segment not yet acknowledged (sequence numbers as on the wire).</summary>
-    public struct Segment
+    /// <summary>
+    /// One data segment not yet acknowledged (sequence numbers as on the wire). Values only: storing
+    /// one in the ring costs no write barrier. Its retransmissions' frames are kept by the ring.
+    /// </summary>
+    public readonly record struct Segment(uint Seq, int Length, int IpLength, FrameRef At, bool DontFragment, int Retransmits)
     {
-        private List<long>? _retransmitFrames;
-
-        internal Segment(uint seq, int length, int ipLength, FrameRef at, bool df, int retransmits)
-        {
-            (Seq, Length, IpLength, At, DontFragment, Retransmits) = (seq, length, ipLength, at, df, retransmits);
-        }
-
-        public uint Seq { get; }
-        public int Length { get; }
-        public int IpLength { get; }
-        public FrameRef At { get; }
-        public bool DontFragment { get; }
-        public int Retransmits { get; internal set; }
-        /// <summary>Frames that retransmitted this segment (at most 16 kept).</summary>
-        public readonly IReadOnlyList<long> RetransmitFrames => (IReadOnlyList<long>?)_retransmitFrames ?? [];
-        public readonly uint End => Seq + (uint)Length;
-
-        internal void AddRetransmitFrame(long frame)
-        {
-            _retransmitFrames ??= [];
-            if (_retransmitFrames.Count < 16)
-            {
-                _retransmitFrames.Add(frame);
-            }
-        }
+        public uint End => Seq + (uint)Length;
     }
 
     /// <summary>
@@ -99,20 +78,42 @@ public sealed class PathObservations
     {
         private Segment[] _ring = new Segment[8];
         private int _head;
+        /// <summary>Frames that retransmitted a segment (at most 16 each), by the frame that first sent it; only segments retransmitted have one.</summary>
+        private Dictionary<long, List<long>>? _retransmitFrames;
 
         public int Count { get; private set; }
 
-        public Segment this[int index] => _ring[Slot(index)];
+        public Segment this[int index] => (uint)index < (uint)Count
+            ? _ring[(_head + index) & (_ring.Length - 1)]
+            : throw new ArgumentOutOfRangeException(nameof(index));
 
-        internal ref Segment RefAt(int index) => ref _ring[Slot(index)];
+        /// <summary>Frames that retransmitted <paramref name="segment"/> (at most 16 kept).</summary>
+        public IReadOnlyList<long> RetransmitFramesOf(in Segment segment) =>
+            _retransmitFrames?.GetValueOrDefault(segment.At.Frame) ?? (IReadOnlyList<long>)[];
 
-        private int Slot(int index)
+        /// <summary>The segment at <paramref name="index"/> was sent again, in <paramref name="frame"/>.</summary>
+        internal void Retransmitted(int index, long frame)
         {
-            if ((uint)index >= (uint)Count)
+            ref var segment = ref _ring[(_head + index) & (_ring.Length - 1)];
+            segment = segment with { Retransmits = segment.Retransmits + 1 };
+            _retransmitFrames ??= [];
+            if (!_retransmitFrames.TryGetValue(segment.At.Frame, out var frames))
             {
-                throw new ArgumentOutOfRangeException(nameof(index));
+                _retransmitFrames[segment.At.Frame] = frames = [];
             }
-            return (_head + index) & (_ring.Length - 1);
+            if (frames.Count < 16)
+            {
+                frames.Add(frame);
+            }
+        }
+
+        /// <summary>A segment leaves the ring: so do its retransmissions' frames.</summary>
+        private void Forget(in Segment segment)
+        {
+            if (segment.Retransmits > 0)
+            {
+                _retransmitFrames?.Remove(segment.At.Frame);
+            }
         }
 
         internal void Add(in Segment segment)
@@ -136,7 +137,7 @@ public sealed class PathObservations
         {
             for (int i = 0; i < count; i++)
             {
-                _ring[(_head + i) & (_ring.Length - 1)] = default; // lets go of its retransmission frames
+                Forget(_ring[(_head + i) & (_ring.Length - 1)]);
             }
             _head = (_head + count) & (_ring.Length - 1);
             Count -= count;
@@ -145,13 +146,12 @@ public sealed class PathObservations
         /// <summary>Drops the segment at <paramref name="index"/>; the later ones move up.</summary>
         internal void RemoveAt(int index)
         {
-            _ = Slot(index); // in range
+            Forget(this[index]);
             int mask = _ring.Length - 1;
             for (int i = index; i < Count - 1; i++)
             {
                 _ring[(_head + i) & mask] = _ring[(_head + i + 1) & mask];
             }
-            _ring[(_head + Count - 1) & mask] = default;
             Count--;
         }
 
@@ -227,9 +227,7 @@ public sealed class PathObservations
                 }
                 if (known >= 0)
                 {
-                    ref var segment = ref me.Outstanding.RefAt(known);
-                    segment.Retransmits++;
-                    segment.AddRetransmitFrame(at.Frame);
+                    me.Outstanding.Retransmitted(known, at.Frame);
                 }
                 else
                 {
