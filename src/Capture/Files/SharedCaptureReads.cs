@@ -193,10 +193,10 @@ public sealed class SharedCaptureReads : IDisposable
                     Claim(slot, index);
                     break;
                 }
-                // Another reader is reading this block or still holds the slot: a matter of tens of
-                // microseconds to a millisecond. Spin outside the gate first: a reader put to sleep is
-                // woken a millisecond later on a busy virtual machine, so that waiting readers of
-                // --threads 2 spent 0.5-0.7 s each asleep on the 5 GB bench capture.
+                // Another reader is reading this block or still holds the slot: usually well under a
+                // millisecond. Spin outside the gate first, and sleep only past that: on the 5 GB bench
+                // capture each --threads 2 reader slept 850-1,300 times without the spin, 30-90 times
+                // with it (its waits still add up to 0.5-0.7 s), and the run went 3.47 -> 3.36 s.
                 long seen = _changes;
                 Monitor.Exit(_gate);
                 locked = false;
