@@ -54,7 +54,7 @@ public sealed class ConnectionSpool : IDisposable
     {
         foreach (var (id, json) in ReadAllJson())
         {
-            var report = JsonSerializer.Deserialize<ConnectionReport>(json.Span, ReportJson.Options)!;
+            var report = JsonSerializer.Deserialize(json.Span, ReportJson.TypeInfo<ConnectionReport>(ReportJson.Options))!;
             report.Id = id;
             yield return report;
         }

@@ -15,14 +15,17 @@ public static class ReportJson
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
         WriteIndented = true,
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        // Compile-time metadata (ReportJsonContext): no reflection, and far less to JIT before
-        // the first report is written. Anything else still serializes by reflection.
-        TypeInfoResolver = JsonTypeInfoResolver.Combine(ReportJsonContext.Default, new DefaultJsonTypeInfoResolver()),
+        // Compile-time metadata (ReportJsonContext) only: no reflection, so the tool compiles ahead
+        // of time (README "Installing"), and nothing to JIT before the first report is written.
+        TypeInfoResolver = ReportJsonContext.Default,
     };
 
     public static readonly JsonSerializerOptions Compact = new(Options) { WriteIndented = false };
 
-    public static string Serialize(AnalysisReport report) => JsonSerializer.Serialize(report, Options);
+    public static string Serialize(AnalysisReport report) => JsonSerializer.Serialize(report, TypeInfo<AnalysisReport>(Options));
+
+    /// <summary>The metadata of <typeparamref name="T"/> under <paramref name="options"/>: the serializer's overloads that need no reflection.</summary>
+    internal static JsonTypeInfo<T> TypeInfo<T>(JsonSerializerOptions options) => (JsonTypeInfo<T>)options.GetTypeInfo(typeof(T));
 
     /// <summary>
     /// Streams the report to <paramref name="stream"/> property by property (with the build-time
@@ -158,7 +161,7 @@ public static class ReportJson
     private static int IdPrefixLength => 2 * NewLine.Length + 2 * ConnectionDepth + 1 + 2 * (ConnectionDepth + 1) + "\"id\": ".Length;
 
     /// <summary>One line per connection, for streaming output.</summary>
-    public static string SerializeLine(ConnectionReport connection) => JsonSerializer.Serialize(connection, Compact);
+    public static string SerializeLine(ConnectionReport connection) => JsonSerializer.Serialize(connection, TypeInfo<ConnectionReport>(Compact));
 }
 
 /// <summary>The report types' JSON metadata, generated at build time (same contract as <see cref="ReportJson.Options"/>).</summary>

@@ -54,7 +54,7 @@ public class ReportStreamingTests
         var spooled = new System.Buffers.ArrayBufferWriter<byte>();
         ReportJson.WriteIndentedAt(value, TypeInfo(value), ReportJson.ConnectionDepth, spooled, new System.Buffers.ArrayBufferWriter<byte>());
 
-        Assert.Equal(InArray(w => System.Text.Json.JsonSerializer.Serialize(w, value, ReportJson.Options)),
+        Assert.Equal(InArray(w => System.Text.Json.JsonSerializer.Serialize(w, value, ReportOptionsForAnyType)),
             InArray(w => w.WriteRawValue(spooled.WrittenSpan, skipInputValidation: true)));
     }
 
@@ -72,8 +72,15 @@ public class ReportStreamingTests
         Assert.Throws<InvalidOperationException>(() => ReportJson.WithId("\n    {\n      \"other\": 7\n    }"u8, 1, ref buffer));
     }
 
+    /// <summary>The report's options (naming, escaping, indentation) for the hand-made types here, which the report's build-time context does not know.</summary>
+    private static readonly System.Text.Json.JsonSerializerOptions ReportOptionsForAnyType = new(ReportJson.Options)
+    {
+        TypeInfoResolver = System.Text.Json.Serialization.Metadata.JsonTypeInfoResolver.Combine(
+            ReportJson.Options.TypeInfoResolver!, new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver()),
+    };
+
     private static System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> TypeInfo<T>(T _) =>
-        (System.Text.Json.Serialization.Metadata.JsonTypeInfo<T>)ReportJson.Options.GetTypeInfo(typeof(T));
+        (System.Text.Json.Serialization.Metadata.JsonTypeInfo<T>)ReportOptionsForAnyType.GetTypeInfo(typeof(T));
 
     /// <summary>Writes one value inside {"list":[ ... ]}, indented, as the report's connections are.</summary>
     private static string InArray(Action<System.Text.Json.Utf8JsonWriter> write)
