@@ -7,7 +7,7 @@
 # (hundreds of interleaved sessions, mostly encrypted bulk data, some failures), checks that every
 # generated session has its template fixture's verdict, reads the file once into the page cache,
 # then times the whole process of the installed form of the tool (`dotnet publish -r linux-x64`, which
-# precompiles it, see README "Install"): wall seconds (best of $BENCH_RUNS, default 3), MB/s and peak resident
+# compiles it ahead of time, see README "Install"): wall seconds (best of $BENCH_RUNS, default 3), MB/s and peak resident
 # memory (highest of the runs, /usr/bin/time); the same with --threads 2, whose report must be
 # byte-identical; and tshark with the issue's display filter when tshark is installed (one run).
 # The last column is the share of the CPUs' time the hypervisor took (steal, /proc/stat) while rdpwire ran.
@@ -21,6 +21,8 @@ rid=$(dotnet --info | awk '/^ *RID:/ { print $2; exit }')
 # A clean intermediate folder: precompiled stubs left by a publish of another shape (composite or
 # not) make the next publish's program abort at start-up.
 rm -rf "src/Cli/obj/Release/net10.0/$rid"
+# The installed build is NativeAOT, which links with clang (README "Installing").
+command -v clang >/dev/null 2>&1 || { echo "bench/run.sh: publishing the installed build needs clang (apt-get install clang)" >&2; exit 1; }
 dotnet publish -c Release -r "$rid" -v quiet -nologo -o "$dir/rdpwire-publish" src/Cli/Cli.csproj >/dev/null
 dotnet build -c Release -v quiet -nologo bench/RdpWire.Bench/RdpWire.Bench.csproj >/dev/null
 rdpwire=("$dir/rdpwire-publish/rdpwire")

@@ -618,6 +618,9 @@ public sealed class CaptureAnalyzer
             _finished.Add(report);
         }
         ConnectionDecided?.Invoke(report);
+        // Deciding a connection allocates far more than a packet does, and an idle sweep decides
+        // many in one packet's time: the heap is looked at after each, not only every 4,096 packets.
+        _heap?.Check();
     }
 
     /// <summary>Ends every open connection and assembles the report.</summary>
