@@ -22,7 +22,7 @@ rid=$(dotnet --info | awk '/^ *RID:/ { print $2; exit }')
 # not) make the next publish's program abort at start-up.
 rm -rf "src/Cli/obj/Release/net10.0/$rid"
 # The installed build is NativeAOT, which links with clang (README "Installing").
-command -v clang >/dev/null 2>&1 || { echo "bench/run.sh: publishing the installed build needs clang (apt-get install clang)" >&2; exit 1; }
+compgen -c clang | grep -E '^clang(-[0-9]+)?$' >/dev/null || { echo "bench/run.sh: publishing the installed build needs clang (apt-get install clang)" >&2; exit 1; }
 dotnet publish -c Release -r "$rid" -v quiet -nologo -o "$dir/rdpwire-publish" src/Cli/Cli.csproj >/dev/null
 dotnet build -c Release -v quiet -nologo bench/RdpWire.Bench/RdpWire.Bench.csproj >/dev/null
 rdpwire=("$dir/rdpwire-publish/rdpwire")
