@@ -4,9 +4,10 @@ namespace RdpWire.Capture.Files;
 
 /// <summary>
 /// One reading of a capture shared by several readers of it (<c>analyze --threads N</c>): the input
-/// is read once, in blocks, into a small ring that every reader walks at its own pace. Whichever
-/// reader first needs a block reads it; a slot is reused once every reader has moved past the block
-/// it held. The readers' packets are slices of the shared blocks (a record cut by a block boundary is
+/// is read once, in blocks, into a small ring that every reader walks at its own pace. A slot is
+/// reused once every reader has moved past the block it held: the reader that frees it reads the next
+/// block into it when that block falls to it (block number modulo readers), and otherwise the first
+/// reader to need the block does, so the copies out of the kernel are split between the readers. The readers' packets are slices of the shared blocks (a record cut by a block boundary is
 /// joined in the reader's own buffer), so nothing is copied between threads and the input is copied
 /// out of the kernel once instead of once per thread.
 /// </summary>

@@ -27,7 +27,7 @@ public sealed class ProgressBar : IDisposable
 
     /// <summary>A bar for <paramref name="stream"/>, or null when stderr is not a terminal or the length is unknown.</summary>
     public static ProgressBar? Start(Stream stream, TextWriter stderr, bool stderrIsTerminal) =>
-        stderrIsTerminal && stream.CanSeek && stream.Length > 0 ? new ProgressBar(() => stream.Position, stream.Length, stderr) : null;
+        stream.CanSeek ? Start(() => stream.Position, stream.Length, stderr, stderrIsTerminal) : null;
 
     /// <summary>A bar for a reading of <paramref name="length"/> bytes whose progress <paramref name="position"/> tells.</summary>
     public static ProgressBar? Start(Func<long> position, long length, TextWriter stderr, bool stderrIsTerminal) =>
