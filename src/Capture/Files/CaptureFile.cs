@@ -147,6 +147,45 @@ internal sealed class CaptureInputBuffer : IDisposable
     /// <summary>Input offset of the first held byte, counted from where reading began.</summary>
     public long Offset => _offset;
 
+    /// <summary>The reader's walk over a shared reading, when this buffer reads one.</summary>
+    internal SharedCaptureReads.Consumer? SharedBlocks => _blocks;
+
+    /// <summary>
+    /// Shared mode: moves on to input offset <paramref name="offset"/> (not before <see cref="Offset"/>).
+    /// Held bytes are passed over in place; beyond them the buffer goes straight to the block that
+    /// holds the offset, without touching the blocks between, which may already be reused (a routed
+    /// reader lets go of them while it waits for its next record).
+    /// </summary>
+    public void MoveTo(long offset)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        long step = offset - _offset;
+        ArgumentOutOfRangeException.ThrowIfNegative(step);
+        if (_blocks is null)
+        {
+            throw new InvalidOperationException("only a shared reading moves by offset");
+        }
+        if (step <= Available)
+        {
+            Advance((int)step);
+            return;
+        }
+        // Nothing held is needed any more: a joined record's bytes, or the block being read.
+        _pending = null;
+        long block = offset / _blocks.BlockSize;
+        _blocks.Seek(block);
+        var next = _blocks.Next();
+        _offset = offset;
+        if (next is null)
+        {
+            _buffer = [];
+            _start = _end = 0;
+            return;
+        }
+        (_buffer, _end, _blockIndex) = next.Value;
+        _start = (int)Math.Min(offset - block * _blocks.BlockSize, _end);
+    }
+
     public int Available => _end - _start;
 
     /// <summary>

@@ -40,6 +40,9 @@ public sealed class PcapFileReader : IPacketSource
     private long _packetsRead;
     private long _truncatedPackets;
     private bool _disposed;
+    /// <summary>A routed reading (SharedCaptureReads.RoutePackets): only this reader's records are read; null otherwise or once routing has ended.</summary>
+    private SharedCaptureReads.Consumer? _routed;
+    private readonly PcapRecords _records;
 
     /// <summary>Reads the file header from <paramref name="stream"/>; disposes the stream unless <paramref name="leaveOpen"/>.</summary>
     public PcapFileReader(Stream stream, string name, bool leaveOpen = false)
@@ -67,6 +70,11 @@ public sealed class PcapFileReader : IPacketSource
         }
 
         LinkTypes = new ReadOnlyCollection<LinkType>([_linkType]);
+        _records = new PcapRecords(_bigEndian, _linkType);
+        if (input.SharedBlocks is { } blocks && blocks.Shared.BeginRouting(RecordLayout.Of(_records), input.Offset))
+        {
+            _routed = blocks;
+        }
     }
 
     public string Name { get; }
@@ -97,6 +105,18 @@ public sealed class PcapFileReader : IPacketSource
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         packet = default;
+        if (_routed is not null)
+        {
+            // Straight to this reader's next record; where routing ended, reading goes on as without it
+            // (nothing more at the input's end, the same failure at damage).
+            bool routed = _routed.NextRouted(out var record);
+            if (!routed)
+            {
+                _routed = null;
+            }
+            _input.MoveTo(record.Offset);
+            _packetsRead = record.Frame - 1;
+        }
         long frame = _packetsRead + 1;
         if (!_input.EnsureAvailable(RecordHeaderLength))
         {
@@ -109,38 +129,64 @@ public sealed class PcapFileReader : IPacketSource
         }
 
         ReadOnlySpan<byte> header = _input.Span(0, RecordHeaderLength);
-        uint seconds = ReadUInt32(header);
-        uint fraction = ReadUInt32(header[4..]);
-        uint includedLength = ReadUInt32(header[8..]);
-        uint originalLength = ReadUInt32(header[12..]);
-        if (includedLength > MaxPacketLength)
+        int captured = CapturedLength(header);
+        if (captured < 0)
         {
             throw new CaptureFormatException(
-                $"packet {frame} claims {includedLength} bytes, more than the {MaxPacketLength} limit",
+                $"packet {frame} claims {ReadUInt32(header[8..])} bytes, more than the {MaxPacketLength} limit",
                 _packetsRead, _input.Offset);
         }
 
-        int captured = (int)includedLength;
         if (!_input.EnsureAvailable(RecordHeaderLength + captured))
         {
             throw CutShort(frame);
         }
 
-        // A record with incl_len > orig_len is malformed but Wireshark shows it: the bytes
-        // present are the truth, so the wire length is at least that.
-        int wireLength = (int)Math.Min(Math.Max(originalLength, includedLength), int.MaxValue);
-        if (captured < wireLength)
+        packet = Packet(_input.Span(0, RecordHeaderLength), frame, _input.Memory(RecordHeaderLength, captured));
+        if (packet.IsTruncated)
         {
             _truncatedPackets++;
         }
-
-        long fractionTicks = _nanosecond ? fraction / NanosecondsPerTick : fraction * TicksPerMicrosecond;
-        long ticks = UnixEpochTicks + seconds * TimeSpan.TicksPerSecond + fractionTicks;
-        packet = new CapturedPacket(frame, ticks, _linkType, 0, wireLength,
-            _input.Memory(RecordHeaderLength, captured), _nanosecond ? (byte)(fraction % NanosecondsPerTick) : (byte)0);
         _input.Advance(RecordHeaderLength + captured);
         _packetsRead = frame;
         return true;
+    }
+
+    /// <summary>incl_len of a Packet Record header (draft-ietf-opsawg-pcap section 5); -1 past <see cref="MaxPacketLength"/>.</summary>
+    private int CapturedLength(ReadOnlySpan<byte> header) => _records.CapturedLength(header);
+
+    /// <summary>The packet of a record: its header (time stamp, orig_len) and captured bytes.</summary>
+    private CapturedPacket Packet(ReadOnlySpan<byte> header, long frame, ReadOnlyMemory<byte> data)
+    {
+        uint seconds = ReadUInt32(header);
+        uint fraction = ReadUInt32(header[4..]);
+        int wireLength = PcapRecords.WireLength(ReadUInt32(header[12..]), (uint)data.Length);
+        long fractionTicks = _nanosecond ? fraction / NanosecondsPerTick : fraction * TicksPerMicrosecond;
+        long ticks = UnixEpochTicks + seconds * TimeSpan.TicksPerSecond + fractionTicks;
+        return new CapturedPacket(frame, ticks, _linkType, 0, wireLength, data,
+            _nanosecond ? (byte)(fraction % NanosecondsPerTick) : (byte)0);
+    }
+
+    /// <summary>The Packet Records of one file (draft-ietf-opsawg-pcap section 5), as normal reading and routing both read them.</summary>
+    private readonly struct PcapRecords(bool bigEndian, LinkType linkType) : IRecordLayout
+    {
+        public int HeaderLength => RecordHeaderLength;
+
+        public int CapturedLength(ReadOnlySpan<byte> header)
+        {
+            uint includedLength = Read32(header[8..], bigEndian);
+            return includedLength > MaxPacketLength ? -1 : (int)includedLength;
+        }
+
+        public CapturedPacket RoutedPacket(ReadOnlySpan<byte> header, long frame, ReadOnlyMemory<byte> data) =>
+            new(frame, 0, linkType, 0, WireLength(Read32(header[12..], bigEndian), Read32(header[8..], bigEndian)), data);
+
+        /// <summary>
+        /// A record with incl_len > orig_len is malformed but Wireshark shows it: the bytes present are
+        /// the truth, so the wire length is at least that.
+        /// </summary>
+        public static int WireLength(uint originalLength, uint includedLength) =>
+            (int)Math.Min(Math.Max(originalLength, includedLength), int.MaxValue);
     }
 
     public void Dispose()
