@@ -35,6 +35,9 @@ public sealed record AnalyzerOptions
     /// </summary>
     public long CollectEveryAllocatedBytes { get; init; }
 
+    /// <summary>A governor shared with other analyzers (those of <see cref="ShardedAnalysis"/>), used instead of one of this analyzer's own.</summary>
+    internal HeapGovernor? SharedHeapGovernor { get; init; }
+
     /// <summary>Skip opaque TLS records straight from the packets (off only to compare with the pipe-only path in tests).</summary>
     internal bool SkipFromPackets { get; init; } = true;
 }
@@ -100,7 +103,8 @@ public sealed class CaptureAnalyzer
         _options = options ?? new AnalyzerOptions();
         _keyLog = _options.KeyLog;
         _defrag = new IpDefragmenter(_options.FragmentLimits);
-        _heap = _options.CollectEveryAllocatedBytes > 0 ? new HeapGovernor(_options.CollectEveryAllocatedBytes) : null;
+        _heap = _options.SharedHeapGovernor
+            ?? (_options.CollectEveryAllocatedBytes > 0 ? new HeapGovernor(_options.CollectEveryAllocatedBytes) : null);
         _table = new TcpFlowTable<ConnectionState>(_options.Limits, c => new ConnectionState(c, _keyLog, _options.ParserLimits), OnConnectionEnd, NextConnectionId);
         _summary = new CaptureSummary
         {

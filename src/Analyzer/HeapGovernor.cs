@@ -22,32 +22,44 @@ public sealed class HeapGovernor
     public const int CheckEveryPackets = 4096;
 
     private long _nextCollectionAt = -1;
+    private readonly bool _allThreads;
+    private int _collections;
 
-    public HeapGovernor(long collectEveryBytes)
+    /// <param name="allThreads">
+    /// Count what every thread allocates, and collect once for all of them: one governor shared by the
+    /// analyzers of <c>--threads</c>. (One per thread, each collected on its own thread's budget: a
+    /// collection stops every thread, and two governors collected twice as often for the same heap.)
+    /// </param>
+    public HeapGovernor(long collectEveryBytes, bool allThreads = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(collectEveryBytes);
         CollectEveryBytes = collectEveryBytes;
+        _allThreads = allThreads;
     }
 
     public long CollectEveryBytes { get; }
 
     /// <summary>Collections this governor has asked for.</summary>
-    public int Collections { get; private set; }
+    public int Collections => Volatile.Read(ref _collections);
 
-    /// <summary>Looks at what this thread has allocated since the last collection; collects when it is over the budget.</summary>
+    /// <summary>Looks at what has been allocated since the last collection; collects when it is over the budget.</summary>
     public void Check()
     {
-        long allocated = GC.GetAllocatedBytesForCurrentThread();
-        if (_nextCollectionAt < 0)
+        long allocated = Allocated();
+        long next = Volatile.Read(ref _nextCollectionAt);
+        if (next < 0)
         {
-            _nextCollectionAt = allocated + CollectEveryBytes;
+            Interlocked.CompareExchange(ref _nextCollectionAt, allocated + CollectEveryBytes, next);
             return;
         }
-        if (allocated >= _nextCollectionAt)
+        // One thread collects for the budget; the others go on.
+        if (allocated >= next && Interlocked.CompareExchange(ref _nextCollectionAt, long.MaxValue, next) == next)
         {
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
-            Collections++;
-            _nextCollectionAt = GC.GetAllocatedBytesForCurrentThread() + CollectEveryBytes;
+            Interlocked.Increment(ref _collections);
+            Volatile.Write(ref _nextCollectionAt, Allocated() + CollectEveryBytes);
         }
     }
+
+    private long Allocated() => _allThreads ? GC.GetTotalAllocatedBytes(precise: false) : GC.GetAllocatedBytesForCurrentThread();
 }
