@@ -395,8 +395,12 @@ public sealed class SharedCaptureReads : IDisposable
             }
             WakeWaiters();
         }
-        // The block is in this core's cache now: route its records while it is.
-        AdvanceIndex();
+        // The block is in this core's cache now: route its records while it is. (_router is set before
+        // any reader opens and never changes.)
+        if (_router is not null)
+        {
+            AdvanceIndex();
+        }
         return failure;
     }
 
@@ -574,9 +578,9 @@ public sealed class SharedCaptureReads : IDisposable
     private long _stopBlock = long.MaxValue;
 
     /// <summary>
-    /// Walks the records that start at <paramref name="offset"/> and lie wholly before
-    /// <paramref name="end"/> (the end of the loaded blocks), and adds each to the routed records of
-    /// its reader in the block where it starts. True when routing ends here: the input's end
+    /// Walks the records from <paramref name="offset"/> on whose header and routed first bytes lie
+    /// before <paramref name="end"/> (the end of the loaded blocks), and adds each to the routed records
+    /// of its reader in the block where it starts. True when routing ends here: the input's end
     /// (<paramref name="endKnown"/>), a record cut short by it or a header normal reading refuses.
     /// </summary>
     internal bool RouteRecords<TLayout>(in TLayout layout, ref long offset, ref long frame, long end, bool endKnown)
@@ -633,7 +637,7 @@ public sealed class SharedCaptureReads : IDisposable
             else
             {
                 // Cut by a block boundary: joined once, here, for the router.
-                _joinedRecord ??= new byte[RoutingPrefix];
+                _joinedRecord ??= new byte[prefix];
                 Copy(dataAt, _joinedRecord.AsSpan(0, routedBytes));
                 data = _joinedRecord.AsMemory(0, routedBytes);
             }
