@@ -377,8 +377,10 @@ public sealed class SharedCaptureReads : IDisposable
             slot.Buffer ??= new byte[BlockSize];
             length = _read(slot.Buffer, index * BlockSize);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e)
         {
+            // Whatever it is, it stays in the slot: the readers waiting for this block get it instead of
+            // waiting for ever (an I/O failure is the input's; anything else is thrown on here too, below).
             failure = e;
         }
         lock (_gate)
@@ -394,6 +396,10 @@ public sealed class SharedCaptureReads : IDisposable
                 _lastBlock = Math.Min(_lastBlock, index);
             }
             WakeWaiters();
+        }
+        if (failure is not (null or IOException or UnauthorizedAccessException))
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         }
         // The block is in this core's cache now: route its records while it is. (_router is set before
         // any reader opens and never changes.)

@@ -118,6 +118,33 @@ public class SharedCaptureReadsTests
         Assert.All(reads, r => Assert.True(r.IsFaulted));
     }
 
+    [Fact]
+    public async Task AReadThatFailsUnexpectedly_FailsEveryReaderInsteadOfLeavingThemWaiting()
+    {
+        // A read that throws something other than an I/O error (a bug, or the reading disposed under
+        // it) used to leave its slot "being read", and the other reader waited for it for ever.
+        byte[] bytes = File.ReadAllBytes(Path.Combine(RepoPaths.FixturesDir, "mtu-icmp-recovery.pcap"));
+        const int blockSize = 512;
+        using var shared = new SharedCaptureReads((buffer, offset) =>
+        {
+            if (offset == 3 * blockSize)
+            {
+                throw new InvalidOperationException("read bug"); // one block: one reader reads it, the other needs it too
+            }
+            int n = (int)Math.Clamp(bytes.Length - offset, 0, buffer.Length);
+            bytes.AsSpan((int)offset, n).CopyTo(buffer);
+            return n;
+        }, readers: 2, blockSize, slots: 3);
+        var a = shared.OpenSource("x");
+        var b = shared.OpenSource("x");
+        var reads = new[] { Task.Run(() => Packets(a)), Task.Run(() => Packets(b)) };
+        await Task.WhenAny(Task.WhenAll(reads), Task.Delay(TimeSpan.FromSeconds(30)));
+        Assert.True(reads.All(r => r.IsCompleted), "a reader is stuck");
+        Assert.All(reads, r => Assert.True(r.IsFaulted));
+        // The reader that read the block sees the bug itself.
+        Assert.Contains(reads, r => r.Exception!.InnerException is InvalidOperationException { Message: "read bug" });
+    }
+
     /// <summary>A test router: by the packet's first bytes (the router sees at most a prefix), spread over the readers.</summary>
     private static int Route(in CapturedPacket p, int readers) => RouteKey(p) % readers;
 
