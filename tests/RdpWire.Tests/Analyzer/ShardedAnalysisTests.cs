@@ -103,6 +103,31 @@ public class ShardedAnalysisTests
     }
 
     [Fact]
+    public void ShardOf_UntaggedEthernetIpv4_IsTheShardTheFullAddressReadGives()
+    {
+        // The in-place read of untagged Ethernet + IPv4 + TCP/UDP against the general path, which the
+        // same frame takes with an 802.1Q tag inserted: every such packet of every fixture, 7 shards.
+        int compared = 0;
+        foreach (string path in Directory.GetFiles(RepoPaths.FixturesDir, "*.pcap*"))
+        {
+            using var source = CaptureFile.Open(path);
+            while (source.TryReadNext(out var packet))
+            {
+                var d = packet.Data.Span;
+                if (packet.LinkType != RdpWire.Capture.LinkType.Ethernet || d.Length < 34 || d[12] != 0x08 || d[13] != 0x00)
+                {
+                    continue;
+                }
+                byte[] tagged = [.. d[..12], 0x81, 0x00, 0x00, 0x2A, .. d[12..]];
+                var viaTag = new RdpWire.Capture.CapturedPacket(packet.Frame, packet.TimestampTicks, packet.LinkType, 0, tagged.Length, tagged);
+                Assert.Equal(ShardedAnalysis.ShardOf(viaTag, 7), ShardedAnalysis.ShardOf(packet, 7));
+                compared++;
+            }
+        }
+        Assert.True(compared > 1000, $"{compared} packets compared");
+    }
+
+    [Fact]
     public void GlobalIds_RankCreationFramesAcrossShards()
     {
         // Shard 0 created connections at frames 1, 4, 9; shard 1 at 2, 3, 10; shard 2 none.
