@@ -216,20 +216,6 @@ public static class ShardedAnalysis
     /// <summary>The shard of a packet: its IP address pair (or, for an ICMP error, the pair it quotes), in either order.</summary>
     internal static int ShardOf(in CapturedPacket packet, int shards)
     {
-        // The most common frame, untagged Ethernet (IEEE 802.3 EtherType 0x0800) with IPv4 (RFC 791) and
-        // TCP or UDP, read in place with exactly the checks of Ipv4Header.TryRead: the same shard as below.
-        ReadOnlySpan<byte> frame = packet.Data.Span;
-        if (packet.LinkType == LinkType.Ethernet && frame.Length >= 34 && frame[12] == 0x08 && frame[13] == 0x00
-            && frame[23] is TcpProtocol or UdpProtocol && frame[14] >> 4 == 4)
-        {
-            int headerLength = (frame[14] & 0x0F) * 4;
-            int totalLength = System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(frame[16..]);
-            if (headerLength >= 20 && frame.Length - 14 >= headerLength && (totalLength == 0 || totalLength >= headerLength))
-            {
-                return ShardOf(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(frame[26..])
-                    ^ System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(frame[30..]), shards);
-            }
-        }
         if (PacketDecoder.TryReadAddresses(packet, out var source, out var destination, out byte protocol)
             && protocol is TcpProtocol or UdpProtocol)
         {
@@ -258,12 +244,9 @@ public static class ShardedAnalysis
         return ShardOf(a, b, shards);
     }
 
-    private static int ShardOf(NetAddress a, NetAddress b, int shards) => ShardOf(a.Lower ^ b.Lower ^ a.Upper ^ b.Upper, shards);
-
-    /// <summary>The shard of an address pair folded by XOR (the same in either direction).</summary>
-    private static int ShardOf(ulong pair, int shards)
+    private static int ShardOf(NetAddress a, NetAddress b, int shards)
     {
-        ulong h = pair * 0x9E3779B97F4A7C15UL;
+        ulong h = (a.Lower ^ b.Lower ^ a.Upper ^ b.Upper) * 0x9E3779B97F4A7C15UL; // the same in either direction
         return (int)((h >> 32) * (ulong)shards >> 32); // the top 32 bits scaled to [0, shards): no division
     }
 
