@@ -79,30 +79,6 @@ public class ShardedAnalysisTests
     }
 
     [Fact]
-    public void HeapGovernor_SharedByThreads_CollectsOncePerBudgetForAllOfThem()
-    {
-        // The --threads governor counts every thread's allocations; threads that find the budget spent
-        // at the same moment collect once, not once each.
-        var governor = new HeapGovernor(64L << 20, allThreads: true);
-        governor.Check();
-        var keep = new List<byte[]>();
-        for (int i = 0; i < 66; i++)
-        {
-            keep.Add(new byte[1 << 20]);
-        }
-        using var start = new Barrier(8);
-        var threads = Enumerable.Range(0, 8).Select(_ => new Thread(() =>
-        {
-            start.SignalAndWait();
-            governor.Check();
-        })).ToList();
-        threads.ForEach(t => t.Start());
-        threads.ForEach(t => t.Join());
-        Assert.Equal(1, governor.Collections);
-        GC.KeepAlive(keep);
-    }
-
-    [Fact]
     public void ShardOf_AnEthernetFrameWithAVlanTagInserted_StaysInItsShard()
     {
         // The shard is the IP address pair's, whatever the link layer around it: every untagged
