@@ -11,6 +11,9 @@
 # memory (highest of the runs, /usr/bin/time); the same with --threads 2, whose report must be
 # byte-identical; and tshark with the issue's display filter when tshark is installed (one run).
 # The last column is the share of the CPUs' time the hypervisor took (steal, /proc/stat) while rdpwire ran.
+# After the table, the one-thread analysis of the first capture pinned to each CPU in turn (taskset):
+# a VM's vCPUs can differ in speed (one may share its physical core with another guest), and then
+# --threads 2, whose flows are split evenly, is bounded by the slower one: at most 2 x fastest / slowest.
 # Captures go to $BENCH_DIR (default /tmp). The BenchmarkDotNet suite is separate:
 #   dotnet run -c Release --project bench/RdpWire.Bench -- bdn --filter '*'
 set -euo pipefail
@@ -77,3 +80,17 @@ for size in "${@:-500M}"; do
   mbps=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.0f", b / 1e6 / s }')
   printf '%-6s %10s %8s %7s %8s %10s %7s %9s %9s %7s %6s\n' "$size" "$bytes" "$secs" "$mbps" $(( peak / 1024 )) "$secs2" "$speedup" "$tsecs" "$tpeak" "$ratio" "$steal"
 done
+
+# Per-CPU speed, and the bound it puts on --threads 2.
+first="$dir/rdpwire-bench-${1:-500M}.pcap"
+if command -v taskset >/dev/null 2>&1 && (( $(nproc) > 1 )); then
+  fastest= slowest= line=
+  for cpu in $(seq 0 $(( $(nproc) - 1 ))); do
+    read -r secs _ < <(best "$dir/rdpwire-cpu.json" taskset -c "$cpu" "${rdpwire[@]}" analyze --json "$first")
+    line+="cpu$cpu $secs s  "
+    if [[ -z $fastest ]] || awk -v a="$secs" -v b="$fastest" 'BEGIN { exit !(a < b) }'; then fastest=$secs; fi
+    if [[ -z $slowest ]] || awk -v a="$secs" -v b="$slowest" 'BEGIN { exit !(a > b) }'; then slowest=$secs; fi
+  done
+  bound=$(awk -v f="$fastest" -v s="$slowest" 'BEGIN { printf "%.2fx", 2 * f / s }')
+  echo "one thread pinned to each CPU, $(basename "$first"): ${line}-> --threads 2 can reach at most $bound on this machine"
+fi
