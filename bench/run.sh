@@ -38,6 +38,18 @@ cpu_ticks() { # "total steal" jiffies of all CPUs so far (/proc/stat), to tell h
   awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $9; exit }' /proc/stat
 }
 
+less_than() { # less_than A B: whether the number A is below B (decimals, so not bash arithmetic)
+  awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'
+}
+
+allowed_cpus() { # the CPU numbers this process may run on (its affinity, e.g. "0-1" or "0,2-3"), one a line
+  local list range
+  list=$(awk '/^Cpus_allowed_list:/ { print $2 }' /proc/self/status)
+  for range in ${list//,/ }; do
+    seq "${range%-*}" "${range#*-}"
+  done
+}
+
 measure() { # measure OUTFILE cmd... -> "seconds peak_kb": one run, its output kept in OUTFILE
   local out=$1; shift
   /usr/bin/time -f '%e %M' -o "$out.time" "$@" >"$out" 2>"$out.err" || { cat "$out.err" >&2; return 1; }
@@ -49,7 +61,7 @@ best() { # best OUTFILE cmd... -> "best_seconds highest_peak_kb" over $runs runs
   local best_secs= high_peak=0 secs peak
   for ((i = 0; i < runs; i++)); do
     read -r secs peak < <(measure "$out" "$@")
-    if [[ -z $best_secs ]] || awk -v a="$secs" -v b="$best_secs" 'BEGIN { exit !(a < b) }'; then best_secs=$secs; fi
+    if [[ -z $best_secs ]] || less_than "$secs" "$best_secs"; then best_secs=$secs; fi
     (( peak > high_peak )) && high_peak=$peak
   done
   echo "$best_secs $high_peak"
@@ -85,11 +97,11 @@ done
 first="$dir/rdpwire-bench-${1:-500M}.pcap"
 if command -v taskset >/dev/null 2>&1 && (( $(nproc) > 1 )); then
   fastest= slowest= line=
-  for cpu in $(seq 0 $(( $(nproc) - 1 ))); do
+  for cpu in $(allowed_cpus); do
     read -r secs _ < <(best "$dir/rdpwire-cpu.json" taskset -c "$cpu" "${rdpwire[@]}" analyze --json "$first")
     line+="cpu$cpu $secs s  "
-    if [[ -z $fastest ]] || awk -v a="$secs" -v b="$fastest" 'BEGIN { exit !(a < b) }'; then fastest=$secs; fi
-    if [[ -z $slowest ]] || awk -v a="$secs" -v b="$slowest" 'BEGIN { exit !(a > b) }'; then slowest=$secs; fi
+    if [[ -z $fastest ]] || less_than "$secs" "$fastest"; then fastest=$secs; fi
+    if [[ -z $slowest ]] || less_than "$slowest" "$secs"; then slowest=$secs; fi
   done
   bound=$(awk -v f="$fastest" -v s="$slowest" 'BEGIN { printf "%.2fx", 2 * f / s }')
   echo "one thread pinned to each CPU, $(basename "$first"): ${line}-> --threads 2 can reach at most $bound on this machine"
