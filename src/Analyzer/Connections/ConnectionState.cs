@@ -37,7 +37,7 @@ public sealed class ConnectionState : IRdpStreamEvents
         }
     }
 
-    private readonly RdpStreamParser?[] _parsers = new RdpStreamParser?[2];
+    private PerDirection<RdpStreamParser?> _parsers;
 
     /// <summary>The stream parser of one direction, made when that direction first carries bytes.</summary>
     public RdpStreamParser Parser(TcpDirection direction) =>
@@ -60,7 +60,7 @@ public sealed class ConnectionState : IRdpStreamEvents
     public FrameRef? ServerHelloDone { get; private set; }
     public FrameRef? ClientKeyExchange { get; private set; }
     /// <summary>The first ciphertext record of each side: when it started encrypting.</summary>
-    public FrameRef?[] FirstEncrypted { get; } = new FrameRef?[2];
+    public PerDirection<FrameRef?> FirstEncrypted;
     public List<(FrameRef At, TcpDirection From, string Error)> HandshakeErrors { get; } = [];
 
     public long FirstTicks { get; set; }
@@ -77,15 +77,15 @@ public sealed class ConnectionState : IRdpStreamEvents
     public FrameRef? Rst { get; set; }
     public TcpDirection RstDirection { get; set; }
     public byte RstTtl { get; set; }
-    public FrameRef?[] Fin { get; } = new FrameRef?[2];
-    public FrameRef?[] FirstPayload { get; } = new FrameRef?[2];
-    public FrameRef?[] LastPayload { get; } = new FrameRef?[2];
-    public FrameRef?[] LastPacket { get; } = new FrameRef?[2];
-    public long[] Packets { get; } = new long[2];
-    public long[] PayloadBytes { get; } = new long[2];
+    public PerDirection<FrameRef?> Fin;
+    public PerDirection<FrameRef?> FirstPayload;
+    public PerDirection<FrameRef?> LastPayload;
+    public PerDirection<FrameRef?> LastPacket;
+    public PerDirection<long> Packets;
+    public PerDirection<long> PayloadBytes;
     public long Retransmissions { get; set; }
     /// <summary>Retransmissions of the segment that is currently the newest in each direction.</summary>
-    public int[] TrailingRetransmissions { get; } = new int[2];
+    public PerDirection<int> TrailingRetransmissions;
     /// <summary>Frames of those retransmissions (the first 16).</summary>
     public List<long>[] TrailingRetransmissionFrames { get; } = [[], []];
     public long Gaps { get; set; }
@@ -101,19 +101,19 @@ public sealed class ConnectionState : IRdpStreamEvents
     public List<(FrameRef At, TcpDirection Direction, string Reason)> Malformed { get; } = [];
 
     // After negotiation
-    public FrameRef?[] FirstTls { get; } = new FrameRef?[2];
+    public PerDirection<FrameRef?> FirstTls;
     public FrameRef? ClientHello { get; private set; }
     public FrameRef? ServerHello { get; private set; }
-    public FrameRef?[] ChangeCipherSpec { get; } = new FrameRef?[2];
-    public FrameRef?[] FirstApplicationData { get; } = new FrameRef?[2];
-    public FrameRef?[] LastHandshakeRecord { get; } = new FrameRef?[2];
-    public long[] TlsRecords { get; } = new long[2];
-    public long[] ApplicationDataRecords { get; } = new long[2];
+    public PerDirection<FrameRef?> ChangeCipherSpec;
+    public PerDirection<FrameRef?> FirstApplicationData;
+    public PerDirection<FrameRef?> LastHandshakeRecord;
+    public PerDirection<long> TlsRecords;
+    public PerDirection<long> ApplicationDataRecords;
     public ushort? ServerHelloRecordVersion { get; private set; }
     /// <summary>TLS alerts; <c>Inferred</c> marks a TLS 1.3 record judged an alert by its 19-byte length.</summary>
     public List<(FrameRef At, TcpDirection From, byte Level, byte Description, bool Encrypted, bool Inferred)> Alerts { get; } = [];
-    public FrameRef?[] FirstX224Data { get; } = new FrameRef?[2];
-    public long[] FastPathPdus { get; } = new long[2];
+    public PerDirection<FrameRef?> FirstX224Data;
+    public PerDirection<long> FastPathPdus;
 
     public List<LadderStep> Ladder { get; } = [];
     public int LadderOverflow { get; private set; }
@@ -134,7 +134,7 @@ public sealed class ConnectionState : IRdpStreamEvents
         Ladder.Add(new LadderStep
         {
             Frame = at.Frame,
-            Time = ReportTime.Format(at.Ticks),
+            Ticks = at.Ticks,
             Offset = Math.Round((at.Ticks - FirstTicks) / (double)TimeSpan.TicksPerSecond, 6),
             Direction = direction,
             IcmpTo = icmpTo,
@@ -259,13 +259,13 @@ public sealed class ConnectionState : IRdpStreamEvents
         }
     }
 
-    private readonly bool[] _sawSendData = new bool[2];
+    private PerDirection<bool> _sawSendData;
 
     /// <summary>The server's first Attach User / Channel Join Confirm (in the clear).</summary>
     public FrameRef? ChannelJoinConfirm { get; private set; }
 
     /// <summary>The first MCS Send Data PDU per direction (in the clear): RDP PDUs flow.</summary>
-    public FrameRef?[] FirstSendData { get; } = new FrameRef?[2];
+    public PerDirection<FrameRef?> FirstSendData;
 
     /// <summary>The server's MCS Connect Response (Standard RDP Security, in the clear).</summary>
     public FrameRef? McsConnectResponse { get; private set; }
@@ -368,10 +368,10 @@ public sealed class ConnectionState : IRdpStreamEvents
     }
 
     /// <summary>Records decrypted with the key log, per direction.</summary>
-    public long[] DecryptedRecords { get; } = new long[2];
+    public PerDirection<long> DecryptedRecords;
 
     /// <summary>Each side's (decrypted) Finished message.</summary>
-    public FrameRef?[] Finished { get; } = new FrameRef?[2];
+    public PerDirection<FrameRef?> Finished;
 
     /// <summary>CredSSP TSRequests in the order they were sent (decrypted).</summary>
     public List<(FrameRef At, TcpDirection From, TsRequest Request)> CredSsp { get; } = [];

@@ -34,8 +34,8 @@ public sealed class UdpConnectionState
     public FrameRef? SynAck { get; private set; }
     public RdpeudpDatagram? ServerSynAck { get; private set; }
     public FrameRef? Established { get; private set; }
-    public long[] Datagrams { get; } = new long[2];
-    public long[] Bytes { get; } = new long[2];
+    public PerDirection<long> Datagrams;
+    public PerDirection<long> Bytes;
     public List<LadderStep> Ladder { get; } = [];
 
     public void Process(in DecodedPacket p, RdpeudpDatagram? datagram)
@@ -84,7 +84,7 @@ public sealed class UdpConnectionState
             Ladder.Add(new LadderStep
             {
                 Frame = at.Frame,
-                Time = ReportTime.Format(at.Ticks),
+                Ticks = at.Ticks,
                 Offset = Math.Round((at.Ticks - FirstPacket.Ticks) / (double)TimeSpan.TicksPerSecond, 6),
                 Direction = direction,
                 Message = message,
