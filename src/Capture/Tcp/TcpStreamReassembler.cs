@@ -53,7 +53,19 @@ public sealed class TcpStreamReassembler
     /// <summary>The reassembled bytes, in order. The stream parser reads and consumes from here.</summary>
     public PipeReader Reader => Pipe.Reader;
 
-    private Pipe Pipe => _pipe ??= new Pipe(PipeOptionsForThread);
+    private Pipe Pipe => _pipe ??= (_idlePipes is { Count: > 0 } idle ? idle.Pop() : new Pipe(PipeOptionsForThread));
+
+    /// <summary>
+    /// Reset pipes that streams gave back (<see cref="ReleaseEmptyPipe"/>), for the next stream that
+    /// needs one: a stream whose bytes are taken from the packets holds no pipe (the pipe's objects were
+    /// half a kilobyte per direction of every tracked connection), and the rare record cut by a packet
+    /// boundary borrows one instead of allocating it. At most <see cref="MaxIdlePipes"/> wait here;
+    /// more are left to the collector.
+    /// </summary>
+    [ThreadStatic]
+    private static Stack<Pipe>? _idlePipes;
+
+    private const int MaxIdlePipes = 64;
 
     [ThreadStatic]
     private static PipeOptions? _pipeOptions;
@@ -67,9 +79,10 @@ public sealed class TcpStreamReassembler
             useSynchronizationContext: false);
 
     /// <summary>
-    /// Gives the pipe's memory back while the consumer has read everything and takes the bytes
-    /// straight from the packets (<see cref="DeferDelivery"/>): an idle pipe still holds a
-    /// 4 KiB block. The pipe is reset, not replaced, so buffering again allocates nothing.
+    /// Gives the pipe back while the consumer has read everything and takes the bytes straight from
+    /// the packets (<see cref="DeferDelivery"/>): an idle pipe still holds a 4 KiB block. The pipe is
+    /// reset and kept for reuse (by this stream or another on the same thread), so buffering again
+    /// allocates nothing.
     /// </summary>
     public void ReleaseEmptyPipe()
     {
@@ -78,6 +91,12 @@ public sealed class TcpStreamReassembler
             pipe.Writer.Complete();
             pipe.Reader.Complete();
             pipe.Reset();
+            _pipe = null;
+            var idle = _idlePipes ??= new Stack<Pipe>(MaxIdlePipes);
+            if (idle.Count < MaxIdlePipes)
+            {
+                idle.Push(pipe);
+            }
         }
     }
 
