@@ -498,7 +498,7 @@ public sealed class SharedCaptureReads : IDisposable
     }
 
     /// <summary>
-    /// Routes the records of the blocks loaded from the index's frontier on, when no other thread is
+    /// Routes the records of the blocks loaded from the index's frontier on, one block per turn, when no other thread is
     /// routing: the walk runs outside the gate, over slots no reader can have left (no reader passes a
     /// block before its records are routed). Every thread that fills a block calls this.
     /// </summary>
@@ -527,11 +527,10 @@ public sealed class SharedCaptureReads : IDisposable
                 {
                     return;
                 }
+                // One block per turn, published before the next (the loop goes on with the next block if it
+                // is loaded): a reader waiting for its records in this block gets them now, not after every
+                // block loaded behind it has been routed too.
                 long last = _indexNeeds;
-                while (last < _lastBlock && IsLoaded(last + 1))
-                {
-                    last++;
-                }
                 var lastSlot = _slots[last % _slots.Length];
                 end = last * BlockSize + lastSlot.Length;
                 endKnown = last == _lastBlock;
