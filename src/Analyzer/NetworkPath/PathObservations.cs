@@ -80,6 +80,9 @@ public sealed class PathObservations
             }
         }
 
+        /// <summary>True while fewer than <see cref="MaxEarlyPackets"/> are recorded: every packet asks, so the answer is inline.</summary>
+        internal bool WantsEarlyPackets => _earlyCount < MaxEarlyPackets;
+
         /// <summary>Records one of the first <see cref="MaxEarlyPackets"/> packets (frames in increasing order).</summary>
         internal void AddEarlyPacket(long frame, int ipLength, bool data)
         {
@@ -250,7 +253,10 @@ public sealed class PathObservations
         {
             me.AdvertisedMss = mss;
         }
-        me.AddEarlyPacket(at.Frame, p.IpTotalLength, info.PayloadLength > 0);
+        if (me.WantsEarlyPackets)
+        {
+            me.AddEarlyPacket(at.Frame, p.IpTotalLength, info.PayloadLength > 0);
+        }
         if (me.FirstSequenceJump is not null && info.PayloadLength > 0 && at.Frame != me.FirstSequenceJump.Value.Frame)
         {
             me.LargestIpAfterJump = Math.Max(me.LargestIpAfterJump, p.IpTotalLength);
