@@ -498,9 +498,9 @@ public sealed class SharedCaptureReads : IDisposable
     }
 
     /// <summary>
-    /// Routes the records of the blocks loaded from the index's frontier on, one block per turn, when no other thread is
-    /// routing: the walk runs outside the gate, over slots no reader can have left (no reader passes a
-    /// block before its records are routed). Every thread that fills a block calls this.
+    /// Routes the records of the blocks loaded from the index's frontier on, one block per turn, when no
+    /// other thread is routing: the walk runs outside the gate, over slots no reader can have left (no
+    /// reader passes a block before its records are routed). Every thread that fills a block calls this.
     /// </summary>
     private void AdvanceIndex()
     {
