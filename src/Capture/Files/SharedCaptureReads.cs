@@ -530,10 +530,8 @@ public sealed class SharedCaptureReads : IDisposable
                 // One block per turn, published before the next (the loop goes on with the next block if it
                 // is loaded): a reader waiting for its records in this block gets them now, not after every
                 // block loaded behind it has been routed too.
-                long last = _indexNeeds;
-                var lastSlot = _slots[last % _slots.Length];
-                end = last * BlockSize + lastSlot.Length;
-                endKnown = last == _lastBlock;
+                end = _indexNeeds * BlockSize + needed.Length;
+                endKnown = _indexNeeds == _lastBlock;
                 (offset, frame, layout) = (_indexOffset, _indexFrame, _layout);
                 _indexing = true;
             }
