@@ -86,7 +86,7 @@ public sealed class PathObservations
         /// <summary>Records one of the first <see cref="MaxEarlyPackets"/> packets (frames in increasing order).</summary>
         internal void AddEarlyPacket(long frame, int ipLength, bool data)
         {
-            if (_earlyCount >= MaxEarlyPackets)
+            if (!WantsEarlyPackets)
             {
                 return;
             }
