@@ -9,7 +9,8 @@
 # then times the whole process of the installed form of the tool (`dotnet publish -r linux-x64`, which
 # compiles it ahead of time, see README "Install"): wall seconds (best of $BENCH_RUNS, default 3), MB/s and peak resident
 # memory (highest of the runs, /usr/bin/time); the same with --threads 2, whose report must be
-# byte-identical; and tshark with the issue's display filter when tshark is installed (one run).
+# byte-identical; and tshark with the issue's display filter when tshark is installed, timed the same
+# way (best of $BENCH_RUNS, so both sides of the ratio are the least disturbed run).
 # The last column is the share of the CPUs' time the hypervisor took (steal, /proc/stat) while rdpwire ran.
 # After the table, the one-thread analysis of the first capture pinned to each CPU in turn (taskset):
 # a VM's vCPUs can differ in speed (one may share its physical core with another guest), and then
@@ -94,7 +95,7 @@ for size in "${@:-500M}"; do
   speedup=$(awk -v a="$secs" -v b="$secs2" 'BEGIN { printf "%.2fx", a / b }')
   tsecs=- tpeak=- ratio=-
   if command -v tshark >/dev/null 2>&1; then
-    read -r tsecs tpeak < <(measure "$dir/tshark-run" tshark -r "$file" -q -Y "$filter")
+    read -r tsecs tpeak < <(best "$dir/tshark-run" tshark -r "$file" -q -Y "$filter")
     ratio=$(awk -v a="$tsecs" -v b="$secs" 'BEGIN { printf "%.1fx", a / b }')
     tpeak=$(( tpeak / 1024 ))
   fi
