@@ -136,9 +136,17 @@ public readonly record struct TcpSegmentInfo(
 /// when the capture began mid-connection), one reassembler per direction and the raw TCP
 /// facts later stages reason about.
 /// </summary>
-public sealed class TcpConnection
+/// <remarks>
+/// Not sealed only for the flow table, whose entry for a connection is the connection itself (its
+/// bookkeeping added): a packet's lookup then reaches the connection's fields in the object it has
+/// just found, not through one more reference. The constructor is internal, so nothing outside this
+/// assembly derives from it. The two directions' reassemblers and FIN flags are fields, not arrays,
+/// for the same reason: one object fewer to load for every packet.
+/// </remarks>
+public class TcpConnection
 {
-    private readonly TcpStreamReassembler[] _streams;
+    private readonly TcpStreamReassembler _clientToServer;
+    private readonly TcpStreamReassembler _serverToClient;
 
     internal TcpConnection(long id, Endpoint client, Endpoint server, bool openedBySyn,
         ReassemblyBudget budget, int maxHeldBytesPerDirection)
@@ -147,11 +155,8 @@ public sealed class TcpConnection
         Client = client;
         Server = server;
         OpenedBySyn = openedBySyn;
-        _streams =
-        [
-            new TcpStreamReassembler(budget, maxHeldBytesPerDirection),
-            new TcpStreamReassembler(budget, maxHeldBytesPerDirection),
-        ];
+        _clientToServer = new TcpStreamReassembler(budget, maxHeldBytesPerDirection);
+        _serverToClient = new TcpStreamReassembler(budget, maxHeldBytesPerDirection);
     }
 
     /// <summary>1-based, in order of each connection's first packet in the capture.</summary>
@@ -165,22 +170,24 @@ public sealed class TcpConnection
     public uint? ClientIsn { get; private set; }
     public bool SynAckSeen { get; private set; }
     public bool ResetSeen { get; private set; }
-    public bool FinSeen(TcpDirection d) => _finSeen[(int)d];
-    private readonly bool[] _finSeen = new bool[2];
+    public bool FinSeen(TcpDirection d) => d == TcpDirection.ClientToServer ? _clientFin : _serverFin;
+    private bool _clientFin;
+    private bool _serverFin;
 
-    public TcpStreamReassembler Stream(TcpDirection direction) => _streams[(int)direction];
+    public TcpStreamReassembler Stream(TcpDirection direction) =>
+        direction == TcpDirection.ClientToServer ? _clientToServer : _serverToClient;
 
     public TcpDirection DirectionOf(in DecodedPacket p) =>
         p.Source == Client.Address && p.SourcePort == Client.Port ? TcpDirection.ClientToServer : TcpDirection.ServerToClient;
 
     /// <summary>True after RST, or after both sides sent FIN.</summary>
-    public bool IsClosed => ResetSeen || (_finSeen[0] && _finSeen[1]);
+    public bool IsClosed => ResetSeen || (_clientFin && _serverFin);
 
     /// <summary>Feeds one decoded TCP segment of this connection to its reassembler.</summary>
     public TcpSegmentInfo Process(in DecodedPacket p)
     {
         var dir = DirectionOf(p);
-        var stream = _streams[(int)dir];
+        var stream = Stream(dir);
         var flags = p.TcpFlags;
         if ((flags & TcpFlags.Syn) != 0)
         {
@@ -210,19 +217,26 @@ public sealed class TcpConnection
         bool acksUnseen = false;
         if ((flags & TcpFlags.Ack) != 0)
         {
-            var peer = _streams[1 - (int)dir];
+            var peer = Stream(1 - dir);
             if (peer.HasBase)
             {
                 long ackedOffset = peer.OffsetOf(p.Acknowledgment);
                 // Wireshark's "ACKed unseen segment": the ACK covers bytes (plus the peer's FIN,
                 // which takes one sequence number) that never reached this capture in order.
-                acksUnseen = ackedOffset > peer.NextOffset + (_finSeen[1 - (int)dir] ? 1 : 0);
+                acksUnseen = ackedOffset > peer.NextOffset + (FinSeen(1 - dir) ? 1 : 0);
             }
         }
 
         if ((flags & TcpFlags.Fin) != 0)
         {
-            _finSeen[(int)dir] = true;
+            if (dir == TcpDirection.ClientToServer)
+            {
+                _clientFin = true;
+            }
+            else
+            {
+                _serverFin = true;
+            }
         }
         if ((flags & TcpFlags.Rst) != 0)
         {
@@ -233,7 +247,7 @@ public sealed class TcpConnection
 
     internal void Release()
     {
-        _streams[0].Close();
-        _streams[1].Close();
+        _clientToServer.Close();
+        _serverToClient.Close();
     }
 }

@@ -116,7 +116,7 @@ public sealed class TcpFlowTable<TState> where TState : class
         }
         else
         {
-            var c = entry.Connection;
+            var c = entry;
             bool reused = pureSyn && (c.IsClosed || (c.ClientIsn is uint isn && isn != p.Sequence)
                 || (!c.OpenedBySyn));
             if (!reused)
@@ -139,18 +139,20 @@ public sealed class TcpFlowTable<TState> where TState : class
             EvictOldest();
         }
         var (client, server) = ChooseRoles(p, src, dst);
-        var conn = new TcpConnection(_nextIdSource(), client, server, pureSyn, _budget, _limits.MaxHeldBytesPerDirection);
+        var created = new Entry(key, _nextIdSource(), client, server, pureSyn, _budget, _limits.MaxHeldBytesPerDirection);
         ConnectionsCreated++;
-        var created = new Entry(key, conn, _createState(conn)) { LastTicks = now, Touched = ++_touches };
+        created.State = _createState(created);
+        created.LastTicks = now;
+        created.Touched = ++_touches;
         _flows[key] = created;
-        return (conn, created.State);
+        return (created, created.State);
     }
 
     /// <summary>The caller saw the connection close (RST, or FIN both ways): finish it once it has been silent for the linger time.</summary>
     public void MarkClosed(TcpConnection connection)
     {
         var key = FlowKey.Of(connection.Client, connection.Server, 6);
-        if (_flows.TryGetValue(key, out var entry) && entry.Connection == connection && !entry.Closing)
+        if (_flows.TryGetValue(key, out var entry) && ReferenceEquals(entry, connection) && !entry.Closing)
         {
             entry.Closing = true;
             _closing.Enqueue((key, entry));
@@ -211,7 +213,7 @@ public sealed class TcpFlowTable<TState> where TState : class
     /// <summary>Finds an existing connection by the addresses an ICMP error quotes (the offending packet's own direction).</summary>
     public (TcpConnection Connection, TState State)? Find(Endpoint source, Endpoint destination)
     {
-        return _flows.TryGetValue(FlowKey.Of(source, destination, 6), out var e) ? (e.Connection, e.State) : null;
+        return _flows.TryGetValue(FlowKey.Of(source, destination, 6), out var e) ? (e, e.State) : null;
     }
 
     /// <summary>Ends every connection still open (capture end).</summary>
@@ -328,26 +330,25 @@ public sealed class TcpFlowTable<TState> where TState : class
     {
         _flows.Remove(key);
         entry.Ended = true;
-        _onEnd(entry.Connection, entry.State, reason);
-        entry.Connection.Release();
+        _onEnd(entry, entry.State, reason);
+        entry.Release();
     }
 
-    private sealed class Entry
+    /// <summary>
+    /// A tracked connection with the table's bookkeeping: the connection itself, so that a packet's
+    /// lookup finds the connection's fields in the object it has just found (see <see cref="TcpConnection"/>).
+    /// </summary>
+    private sealed class Entry(FlowKey key, long id, Endpoint client, Endpoint server, bool openedBySyn,
+        ReassemblyBudget budget, int maxHeldBytesPerDirection)
+        : TcpConnection(id, client, server, openedBySyn, budget, maxHeldBytesPerDirection)
     {
-        public Entry(FlowKey key, TcpConnection connection, TState state)
-        {
-            Key = key;
-            Connection = connection;
-            State = state;
-        }
-
-        public FlowKey Key { get; }
+        public FlowKey Key { get; } = key;
         /// <summary>The flow table's activity counter at this connection's last packet.</summary>
-        public long Touched { get; set; }
-        public bool Ended { get; set; }
-        public TcpConnection Connection { get; }
-        public TState State { get; }
-        public long LastTicks { get; set; }
-        public bool Closing { get; set; }
+        public long Touched;
+        public bool Ended;
+        /// <summary>The caller's state, set once right after the connection is made (it is made from the connection).</summary>
+        public TState State = null!;
+        public long LastTicks;
+        public bool Closing;
     }
 }
