@@ -5,12 +5,13 @@
 #
 # For each size: builds (once) a capture from the recorded fixtures with bench/RdpWire.Bench
 # (hundreds of interleaved sessions, mostly encrypted bulk data, some failures), checks that every
-# generated session has its template fixture's verdict, drops the file from the page cache and reads it back in (see fresh_page_cache),
-# then times the whole process of the installed form of the tool (`dotnet publish -r linux-x64`, which
-# compiles it ahead of time, see README "Install"): wall seconds (best of $BENCH_RUNS, default 3), MB/s and peak resident
-# memory (highest of the runs, /usr/bin/time); the same with --threads 2, whose report must be
-# byte-identical; and tshark with the issue's display filter when tshark is installed, timed the same
-# way (best of $BENCH_RUNS, so both sides of the ratio are the least disturbed run).
+# generated session has its template fixture's verdict, drops the file from the page cache and reads
+# it back in (see fresh_page_cache), then times the whole process of the installed form of the tool
+# (`dotnet publish -r linux-x64`, which compiles it ahead of time, see README "Install"): wall seconds
+# (best of $BENCH_RUNS, default 3), MB/s and peak resident memory (highest of the runs, /usr/bin/time);
+# the same with --threads 2, whose report must be byte-identical; and tshark with the issue's display
+# filter when tshark is installed, timed the same way (best of $BENCH_RUNS, so both sides of the ratio
+# are the least disturbed run).
 # The last column is the share of the CPUs' time the hypervisor took (steal, /proc/stat) while rdpwire ran.
 # After the table, the one-thread analysis of the first capture pinned to each CPU in turn (taskset):
 # a VM's vCPUs can differ in speed (one may share its physical core with another guest), and then
