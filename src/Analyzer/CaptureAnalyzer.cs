@@ -556,7 +556,7 @@ public sealed class CaptureAnalyzer
     {
         state.EndReason = reason;
         // Holes that never filled: skip them so the parsers see what came after, then decide.
-        foreach (var direction in new[] { TcpDirection.ClientToServer, TcpDirection.ServerToClient })
+        for (var direction = TcpDirection.ClientToServer; direction <= TcpDirection.ServerToClient; direction++)
         {
             var stream = connection.Stream(direction);
             int before = stream.Gaps.Count;
@@ -589,19 +589,19 @@ public sealed class CaptureAnalyzer
             _ => _lastTicks,
         };
         var report = VerdictEngine.Decide(state, end);
-        foreach (var d in IncompleteFor(connection, state).Take(MaxFragmentFindings))
+        if (_incompleteDatagrams.Count > 0)
         {
-            report.Findings.Add(IncompleteFinding(d));
-            if (report.Verdict.Code == "path.mtu-blackhole")
+            foreach (var d in IncompleteFor(connection, state).Take(MaxFragmentFindings))
             {
-                // The first fragments that arrived alone are the lost large packets themselves.
-                report.Findings[0].EvidenceFrames.Add(d.FirstFrame);
+                report.Findings.Add(IncompleteFinding(d));
+                if (report.Verdict.Code == "path.mtu-blackhole")
+                {
+                    // The first fragments that arrived alone are the lost large packets themselves.
+                    report.Findings[0].EvidenceFrames.Add(d.FirstFrame);
+                }
             }
+            VerdictEngine.SortDistinct(report.Findings[0].EvidenceFrames);
         }
-        var evidence = report.Findings[0].EvidenceFrames;
-        var ordered = VerdictEngine.SortedDistinct(evidence);
-        evidence.Clear();
-        evidence.AddRange(ordered);
         Finish(report);
     }
 

@@ -16,21 +16,27 @@ public static partial class VerdictEngine
     private const int MinimumLargePacket = 576;
     private const double HighRttMilliseconds = 300;
 
+    // The directions in the order the checks take them (arrays of their own: every connection's verdict walks them).
+    private static readonly TcpDirection[] ServerThenClient = [TcpDirection.ServerToClient, TcpDirection.ClientToServer];
+    private static readonly TcpDirection[] ClientThenServer = [TcpDirection.ClientToServer, TcpDirection.ServerToClient];
+
     private sealed record BlackHole(TcpDirection Direction, FrameRef At, int MtuLow, int MtuHigh, string Evidence, List<long> Frames);
 
     private static BlackHole? DetectBlackHole(Context ctx)
     {
         var s = ctx.S;
-        foreach (var dir in new[] { TcpDirection.ServerToClient, TcpDirection.ClientToServer })
+        foreach (var dir in ServerThenClient)
         {
             var d = s.Path.Of(dir);
             var peerMss = s.Path.Of(dir == TcpDirection.ServerToClient ? TcpDirection.ClientToServer : TcpDirection.ServerToClient).AdvertisedMss;
             string sender = Side(dir), receiver = Side(dir == TcpDirection.ServerToClient ? TcpDirection.ClientToServer : TcpDirection.ServerToClient);
-            var icmp = s.Path.TooBig.Where(t => t.QuotedDirection == dir).ToList();
+            IReadOnlyList<(FrameRef At, uint Mtu, Capture.Decoding.NetAddress From, TcpDirection QuotedDirection)> icmp =
+                s.Path.TooBig.Count == 0 ? [] : s.Path.TooBig.Where(t => t.QuotedDirection == dir).ToList();
 
             // Seen from the sender: large segments retransmitted again and again, never
-            // acknowledged, while smaller segments of the same direction were.
-            var lost = d.Outstanding
+            // acknowledged, while smaller segments of the same direction were. (Most connections
+            // retransmit nothing twice: they skip the query.)
+            IReadOnlyList<PathObservations.Segment> lost = !RetransmittedTwice(d.Outstanding) ? [] : d.Outstanding
                 .Where(x => x.Retransmits >= 2 && x.IpLength > Math.Max(d.LargestIpAcked, MinimumLargePacket) && x.IpLength <= PathObservations.EthernetMtu * 64)
                 .OrderBy(x => x.At.Frame)
                 .ToList();
@@ -84,6 +90,18 @@ public static partial class VerdictEngine
         return null;
     }
 
+    private static bool RetransmittedTwice(PathObservations.OutstandingSegments outstanding)
+    {
+        for (int i = 0; i < outstanding.Count; i++)
+        {
+            if (outstanding[i].Retransmits >= 2)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private static Finding? PathFindings(Context ctx, Finding? verdict)
     {
         var s = ctx.S;
@@ -110,7 +128,7 @@ public static partial class VerdictEngine
 
         if (blackHole is null && s.Path.TooBig.Count == 0)
         {
-            foreach (var dir in new[] { TcpDirection.ServerToClient, TcpDirection.ClientToServer })
+            foreach (var dir in ServerThenClient)
             {
                 var d = s.Path.Of(dir);
                 var peerMss = s.Path.Of(dir == TcpDirection.ServerToClient ? TcpDirection.ClientToServer : TcpDirection.ServerToClient).AdvertisedMss;
@@ -143,7 +161,7 @@ public static partial class VerdictEngine
             ctx.Report.Path.IcmpNextHopMtu ??= (int)t.Mtu;
         }
 
-        foreach (var dir in new[] { TcpDirection.ClientToServer, TcpDirection.ServerToClient })
+        foreach (var dir in ClientThenServer)
         {
             var d = s.Path.Of(dir);
             if (d.OffloadFrames > 0)

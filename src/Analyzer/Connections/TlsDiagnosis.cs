@@ -147,7 +147,8 @@ public static partial class VerdictEngine
         var close = ctx.Close;
         var ch = s.ClientHelloMessage;
         var sh = s.ServerHelloMessage;
-        string offered = ch is null ? "" : $" (ClientHello offers {string.Join(", ", ch.OfferedVersions.Select(TlsRecordHeader.VersionName))} and {ch.CipherSuites.Count(c => !TlsRegistry.IsGrease(c))} cipher suites)";
+        // Written only into the failures that quote it: most connections succeed.
+        string Offered() => ch is null ? "" : $" (ClientHello offers {string.Join(", ", ch.OfferedVersions.Select(TlsRecordHeader.VersionName))} and {ch.CipherSuites.Count(c => !TlsRegistry.IsGrease(c))} cipher suites)";
 
         // A fatal alert ends the handshake only if it comes before the client's first data; one
         // at the end of a session (visible once decrypted) is how that session closed.
@@ -162,7 +163,7 @@ public static partial class VerdictEngine
             {
                 return Make(ctx, "tls.version-mismatch", fatal.At,
                     $"Client and server share no TLS version: the {from} sent protocol_version",
-                    $"The {from} ended the handshake with a fatal protocol_version alert in frame {F(fatal.At)}{offered}."
+                    $"The {from} ended the handshake with a fatal protocol_version alert in frame {F(fatal.At)}{Offered()}."
                     + (sh is null ? " No ServerHello was sent." : $" The ServerHello (frame {F(s.ServerHello!.Value)}) chose {TlsRecordHeader.VersionName(sh.NegotiatedVersion)}."),
                     evidence);
             }
@@ -170,7 +171,7 @@ public static partial class VerdictEngine
             {
                 return Make(ctx, "tls.no-shared-cipher", fatal.At,
                     $"The server found no cipher suite it shares with the client ({desc})",
-                    $"The server answered the ClientHello (frame {F(s.ClientHello ?? fatal.At)}) with a fatal {desc} alert in frame {F(fatal.At)} and no ServerHello{offered}. With the versions acceptable, that is the server finding no common cipher suite (or signature algorithm / group) in the offer. Offered: {string.Join(", ", ctx.Report.Tls?.ClientCipherSuites.Take(12) ?? [])}{((ctx.Report.Tls?.ClientCipherSuites.Count ?? 0) > 12 ? ", ..." : "")}.",
+                    $"The server answered the ClientHello (frame {F(s.ClientHello ?? fatal.At)}) with a fatal {desc} alert in frame {F(fatal.At)} and no ServerHello{Offered()}. With the versions acceptable, that is the server finding no common cipher suite (or signature algorithm / group) in the offer. Offered: {string.Join(", ", ctx.Report.Tls?.ClientCipherSuites.Take(12) ?? [])}{((ctx.Report.Tls?.ClientCipherSuites.Count ?? 0) > 12 ? ", ..." : "")}.",
                     evidence);
             }
             if (fatal.From == TcpDirection.ClientToServer && CertificateAlerts.Contains(fatal.Description))
@@ -237,7 +238,7 @@ public static partial class VerdictEngine
                 var ultimatum = s.Ultimatum is { } u && u.From == TcpDirection.ServerToClient && u.At.Frame > hello.Frame ? u.At : (FrameRef?)null;
                 return Make(ctx, "tls.server-no-hello", ultimatum ?? close.At ?? hello,
                     "The server never answered the client's TLS ClientHello",
-                    $"The client sent its ClientHello in frame {F(hello)}{offered}; no ServerHello came back"
+                    $"The client sent its ClientHello in frame {F(hello)}{Offered()}; no ServerHello came back"
                     + (ultimatum is { } ua ? $": the server answered in the clear with an MCS Disconnect Provider Ultimatum (frame {F(ua)}), giving up on TLS, and" : " and")
                     + $" {how}."
                     + (legacyOnly ? " The client offers nothing newer than TLS 1.1, which current servers refuse: a version mismatch is likely." : "")

@@ -320,7 +320,7 @@ public static partial class VerdictEngine
             Time = at is { } a ? ReportTime.Format(a.Ticks) : null,
             Summary = summary,
             Detail = detail,
-            EvidenceFrames = SortedDistinct(evidence.Concat(KeyFrames(ctx)).Where(f => f > 0)),
+            EvidenceFrames = EvidenceFrames(ctx, evidence),
             Fix = (fix ?? def.Fix).ToList(),
             MstscCodes = (mstsc ?? def.MstscCodes).ToList(),
         };
@@ -330,9 +330,11 @@ public static partial class VerdictEngine
     /// Frame numbers in ascending order, each once (evidence lists): a sort and one pass, without the
     /// hash set and ordering buffer of Distinct().Order().
     /// </summary>
-    internal static List<long> SortedDistinct(IEnumerable<long> frames)
+    internal static List<long> SortedDistinct(IEnumerable<long> frames) => SortDistinct(new List<long>(frames));
+
+    /// <summary><see cref="SortedDistinct"/> in place.</summary>
+    internal static List<long> SortDistinct(List<long> list)
     {
-        var list = new List<long>(frames);
         list.Sort();
         int kept = 0;
         for (int i = 0; i < list.Count; i++)
@@ -346,11 +348,31 @@ public static partial class VerdictEngine
         return list;
     }
 
-    /// <summary>The frames every verdict cites: first SYN, SYN-ACK, Connection Request and Confirm, the closing packet.</summary>
-    private static IEnumerable<long> KeyFrames(Context ctx)
+    /// <summary>
+    /// A finding's evidence: its own frames and the ones every verdict cites (first SYN, SYN-ACK,
+    /// Connection Request and Confirm, the closing packet), ascending, each once. Built in one list:
+    /// every connection's report has a verdict and most have side findings.
+    /// </summary>
+    private static List<long> EvidenceFrames(Context ctx, IEnumerable<long> evidence)
     {
         var s = ctx.S;
-        return Frames(s.ClientSyns.Count > 0 ? s.ClientSyns[0] : null, s.SynAck, s.Request?.At, s.Confirm?.At, ctx.Close.At);
+        var frames = new List<long>();
+        foreach (long frame in evidence)
+        {
+            if (frame > 0)
+            {
+                frames.Add(frame);
+            }
+        }
+        ReadOnlySpan<FrameRef?> key = [s.ClientSyns.Count > 0 ? s.ClientSyns[0] : null, s.SynAck, s.Request?.At, s.Confirm?.At, ctx.Close.At];
+        foreach (var at in key)
+        {
+            if (at is { Frame: > 0 } cited)
+            {
+                frames.Add(cited.Frame);
+            }
+        }
+        return SortDistinct(frames);
     }
 
     private static string F(FrameRef f) => f.Frame.ToString(CultureInfo.InvariantCulture);
@@ -369,8 +391,25 @@ public static partial class VerdictEngine
 
     private static string Side(TcpDirection d) => d == TcpDirection.ClientToServer ? "client" : "server";
 
-    private static IEnumerable<long> Frames(params FrameRef?[] frames) =>
-        frames.Where(f => f is not null).Select(f => f!.Value.Frame);
+    /// <summary>The frame numbers of the frames that are there.</summary>
+    private static long[] Frames(params ReadOnlySpan<FrameRef?> frames)
+    {
+        int count = 0;
+        foreach (var f in frames)
+        {
+            count += f is null ? 0 : 1;
+        }
+        var numbers = new long[count];
+        count = 0;
+        foreach (var f in frames)
+        {
+            if (f is { } at)
+            {
+                numbers[count++] = at.Frame;
+            }
+        }
+        return numbers;
+    }
 
     private static Finding? Diagnose(Context ctx)
     {
