@@ -363,6 +363,11 @@ public sealed class ConnectionState : IRdpStreamEvents
     {
         if (CipherRecords.Count < MaxCipherRecords)
         {
+            if (CipherRecords.Capacity == 0)
+            {
+                // A connection that encrypts soon has all 32: room for them at once, not 4, 8, 16, 32.
+                CipherRecords.Capacity = MaxCipherRecords;
+            }
             CipherRecords.Add((at, (TcpDirection)direction, alert, length));
         }
     }

@@ -56,9 +56,9 @@ public static partial class VerdictEngine
             }).ToList(),
             Certificates = certificates.Select(c => c.Report).ToList(),
             CertificatesOnWire = s.Certificates?.CertificatesOnWire ?? 0,
-            ClientCipherSuites = ch?.CipherSuites.Where(c => !TlsRegistry.IsGrease(c)).Select(TlsRegistry.CipherSuiteName).ToList() ?? [],
-            ClientGroups = ch?.SupportedGroups.Where(g => !TlsRegistry.IsGrease(g)).Select(TlsRegistry.NamedGroupName).ToList() ?? [],
-            ClientSignatureAlgorithms = ch?.SignatureAlgorithms.Where(g => !TlsRegistry.IsGrease(g)).Select(TlsRegistry.SignatureSchemeName).ToList() ?? [],
+            ClientCipherSuites = ch is null ? [] : NamesWithoutGrease(ch.CipherSuites, TlsRegistry.CipherSuiteName),
+            ClientGroups = ch is null ? [] : NamesWithoutGrease(ch.SupportedGroups, TlsRegistry.NamedGroupName),
+            ClientSignatureAlgorithms = ch is null ? [] : NamesWithoutGrease(ch.SignatureAlgorithms, TlsRegistry.SignatureSchemeName),
             Alpn = sh?.Alpn is { } a1 ? [a1] : ch?.Alpn.ToList() ?? [],
             HelloRetryRequest = s.HelloRetryRequest is not null,
             ClientRecords = s.TlsRecords[C2S],
@@ -73,6 +73,20 @@ public static partial class VerdictEngine
                 Problem = d.Problem,
             } : null,
         };
+    }
+
+    /// <summary>The registry names of a ClientHello list, GREASE values (RFC 8701) left out; one list of the right size, no query.</summary>
+    private static List<string> NamesWithoutGrease(List<ushort> values, Func<ushort, string> name)
+    {
+        var names = new List<string>(values.Count);
+        foreach (ushort value in values)
+        {
+            if (!TlsRegistry.IsGrease(value))
+            {
+                names.Add(name(value));
+            }
+        }
+        return names;
     }
 
     /// <summary>A problem with the leaf certificate that would make a client refuse it, most decisive first.</summary>

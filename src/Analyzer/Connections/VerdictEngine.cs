@@ -36,7 +36,7 @@ public static partial class VerdictEngine
             First = ReportTime.Format(s.FirstTicks),
             Last = ReportTime.Format(s.LastTicks),
             Verdict = new Verdict { Code = "incomplete", Summary = "" },
-            Ladder = s.Ladder.OrderBy(step => step.Frame).ToList(),
+            Ladder = InFrameOrder(s.Ladder),
         };
         var close = Closure(s);
         report.ClosedBy = close.By;
@@ -104,6 +104,27 @@ public static partial class VerdictEngine
             }
         }
         return report;
+    }
+
+    /// <summary>
+    /// The ladder by frame, steps of one frame in the order they were added: a stable insertion sort
+    /// (steps arrive almost in order, at most 48 of them), one list and no ordering buffers.
+    /// </summary>
+    private static List<LadderStep> InFrameOrder(List<LadderStep> steps)
+    {
+        var ladder = new List<LadderStep>(steps);
+        for (int i = 1; i < ladder.Count; i++)
+        {
+            var step = ladder[i];
+            int j = i - 1;
+            while (j >= 0 && ladder[j].Frame > step.Frame)
+            {
+                ladder[j + 1] = ladder[j];
+                j--;
+            }
+            ladder[j + 1] = step;
+        }
+        return ladder;
     }
 
     /// <summary>Marks the one ladder step the verdict is about: in its frame, the message the code names.</summary>
