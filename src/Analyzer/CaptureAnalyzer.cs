@@ -534,10 +534,13 @@ public sealed class CaptureAnalyzer
             parser.Drain(stream.Reader);
         }
         stream.Frames.TrimBefore(parser.Offset);
-        bool defer = _options.SkipFromPackets && parser.CanTakeDirect && parser.Offset == stream.NextOffset && stream.Gaps.Count == 0;
-        if (defer && !stream.DeferDelivery)
+        bool consumed = parser.Offset == stream.NextOffset && stream.Gaps.Count == 0;
+        bool defer = _options.SkipFromPackets && parser.CanTakeDirect && consumed;
+        if (consumed && !stream.DeferDelivery)
         {
-            // Everything delivered was consumed: the pipe is empty until a record needs it again.
+            // Everything delivered was consumed: the pipe is empty until a record needs it again. Given
+            // back now, not only once bulk data is skipped: a handshake that stops half-way (no Connection
+            // Confirm, no ServerHello) is tracked until the idle timeout, and its pipe held a 4 KiB block.
             stream.ReleaseEmptyPipe();
         }
         stream.DeferDelivery = defer;
