@@ -62,6 +62,9 @@ public sealed class StreamFrameMap
         _older++;
     }
 
+    /// <summary>Entries held (the newest and the older ones).</summary>
+    internal int Count => _older + (_hasNewest ? 1 : 0);
+
     private (long EndOffset, long Frame, long Ticks) Older(int index) => _entries[(_start + index) & (_entries.Length - 1)];
 
     /// <summary>The frame (and its time) that carried the byte at <paramref name="offset"/>; (0, 0) when unknown.</summary>

@@ -40,6 +40,53 @@ public class TcpStreamReassemblerTests
     }
 
     [Fact]
+    public void HandMade_StreamNotFollowed_FrameMapDoesNotGrowWithItsPackets()
+    {
+        // A non-RDP connection on another port: the analyzer stops following it and never trims its
+        // frame map again, so its packets must not reach the map (Accept counts them and stops).
+        var r = New();
+        r.SetInitialSequence(0);
+        r.Accept(1, Bytes(0, 10), 10, frame: 1, ticks: 1);
+        r.StopFollowing();
+        for (int i = 0; i < 10_000; i++)
+        {
+            r.Accept((uint)(11 + i * 10), Bytes(0, 10), 10, frame: 2 + i, ticks: 2 + i);
+        }
+        Assert.Equal(100_010, r.NextOffset);
+        Assert.Equal(1, r.Frames.Count);
+    }
+
+    [Fact]
+    public void HandMade_FrameMap_ConsumedStreamKeepsOneEntry_UnconsumedKeepsAll()
+    {
+        var map = new StreamFrameMap();
+        // Consumed as it comes (bulk data): each packet's entry replaces the one before.
+        for (int frame = 1; frame <= 100; frame++)
+        {
+            map.Add(frame * 10, frame, frame * 100);
+            map.TrimBefore(frame * 10);
+        }
+        Assert.Equal(1, map.Count);
+        Assert.Equal((100L, 10_000L), map.FrameAt(995));
+        // Not consumed (a record waiting for its end): every frame is kept and found. (Frame 100's
+        // entry, consumed, goes when the next comes: no offset before the consumed one is asked for.)
+        map.Add(1010, 101, 10_100);
+        map.Add(1020, 102, 10_200);
+        map.Add(1030, 103, 10_300);
+        Assert.Equal(3, map.Count);
+        Assert.Equal((101L, 10_100L), map.FrameAt(1005));
+        Assert.Equal((102L, 10_200L), map.FrameAt(1015));
+        Assert.Equal((103L, 10_300L), map.FrameAt(1025));
+        Assert.Equal((103L, 10_300L), map.FrameAt(5000));
+        var frames = new List<long>();
+        map.FramesIn(1005, 1025, frames);
+        Assert.Equal(new long[] { 101, 102, 103 }, frames);
+        map.TrimBefore(1020);
+        Assert.Equal(1, map.Count);
+        Assert.Equal((103L, 10_300L), map.FrameAt(1025));
+    }
+
+    [Fact]
     public void HandMade_OutOfOrderThenHoleFilled_DeliveredInOrder()
     {
         var r = New();
