@@ -16,7 +16,7 @@ public static partial class VerdictEngine
     private const int MinimumLargePacket = 576;
     private const double HighRttMilliseconds = 300;
 
-    // The directions in the order the checks take them (arrays of their own: every connection's verdict walks them).
+    // The directions in the order the checks take them, allocated once: every connection's verdict walks them.
     private static readonly TcpDirection[] ServerThenClient = [TcpDirection.ServerToClient, TcpDirection.ClientToServer];
     private static readonly TcpDirection[] ClientThenServer = [TcpDirection.ClientToServer, TcpDirection.ServerToClient];
 

@@ -348,12 +348,9 @@ public static partial class VerdictEngine
     }
 
     /// <summary>
-    /// Frame numbers in ascending order, each once (evidence lists): a sort and one pass, without the
-    /// hash set and ordering buffer of Distinct().Order().
+    /// Puts frame numbers in ascending order, each once (evidence lists), in place: a sort and one
+    /// pass, without the hash set and ordering buffer of Distinct().Order().
     /// </summary>
-    internal static List<long> SortedDistinct(IEnumerable<long> frames) => SortDistinct(new List<long>(frames));
-
-    /// <summary><see cref="SortedDistinct"/> in place.</summary>
     internal static List<long> SortDistinct(List<long> list)
     {
         list.Sort();

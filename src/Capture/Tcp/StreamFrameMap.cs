@@ -53,7 +53,7 @@ public sealed class StreamFrameMap
             var bigger = new (long, long, long)[Math.Max(8, _entries.Length * 2)];
             for (int i = 0; i < _older; i++)
             {
-                bigger[i] = _entries[(_start + i) & (_entries.Length - 1)];
+                bigger[i] = Older(i);
             }
             _entries = bigger;
             _start = 0;
