@@ -132,6 +132,57 @@ public class TcpFlowTableTests
         Assert.Equal(["1:Closed"], ended);
     }
 
+    /// <summary>
+    /// The table's index under churn: thousands of flows opened, found again and replaced (a new SYN
+    /// with another ISN on a tracked 4-tuple ends the old connection), so that the index grows many
+    /// times and removals shift long probe runs. Checked against a plain model after every step.
+    /// </summary>
+    [Fact]
+    public void HandMade_ThousandsOfFlowsComingAndGoing_EachPacketFindsItsOwnConnection()
+    {
+        var ended = new List<string>();
+        var table = Table(ended);
+        var model = new Dictionary<ushort, long>();
+        var random = new Random(8);
+        long frame = 0;
+        uint isn = 1;
+        for (int step = 0; step < 40_000; step++)
+        {
+            ushort port = (ushort)random.Next(1024, 1024 + 3000);
+            double at = step * 0.001;
+            if (model.TryGetValue(port, out long id) && random.Next(4) != 0)
+            {
+                // A packet of a tracked flow, either way: its own connection.
+                bool fromClient = random.Next(2) == 0;
+                var (c, _) = table.Lookup(Segment(++frame, at, fromClient, TcpFlags.Ack, 7, clientPort: port))!.Value;
+                Assert.Equal(id, c.Id);
+                continue;
+            }
+            // A SYN: a new flow, or a new connection on a tracked 4-tuple that ends the old one.
+            var syn = Segment(++frame, at, true, TcpFlags.Syn, ++isn, clientPort: port);
+            var (created, _) = table.Lookup(syn)!.Value;
+            created.Process(syn);
+            if (model.TryGetValue(port, out long replaced))
+            {
+                Assert.Equal($"{replaced}:Reused", ended[^1]);
+            }
+            Assert.NotEqual(replaced, created.Id);
+            model[port] = created.Id;
+            Assert.Equal(model.Count, table.Count);
+        }
+        Assert.Equal(3000, table.Count);
+        foreach (var (port, id) in model)
+        {
+            Assert.Equal(id, table.Find(new Endpoint(Client, port), new Endpoint(Server, 3389))!.Value.Connection.Id);
+        }
+
+        int before = ended.Count;
+        table.Flush();
+        // The capture's end finishes every open connection once, in the order they began.
+        Assert.Equal(model.Values.Order().Select(id => $"{id}:CaptureEnd"), ended.Skip(before));
+        Assert.Equal(0, table.Count);
+    }
+
     /// <summary>A SYN answered by RST 1 ms later, both through the table and the connection.</summary>
     private static TcpConnection RefusedConnection(TcpFlowTable<List<string>> table)
     {
