@@ -29,14 +29,22 @@ public sealed class PathObservations
     /// <summary>Largest IP packet an Ethernet path carries without offload (RFC 894).</summary>
     public const int EthernetMtu = 1500;
 
-    private readonly Direction[] _d = [new(), new()];
+    // Two fields, not a two-element array: the array was one more object (and cache line) to read
+    // on the way to a direction, for every packet.
+    private readonly Direction _clientToServer = new(), _serverToClient = new();
 
-    public Direction Of(TcpDirection direction) => _d[(int)direction];
+    public Direction Of(TcpDirection direction) => direction == TcpDirection.ClientToServer ? _clientToServer : _serverToClient;
 
     /// <summary>ICMP "fragmentation needed" (RFC 1191) or ICMPv6 "packet too big" (RFC 8201) about this connection.</summary>
     public List<(FrameRef At, uint Mtu, NetAddress From, TcpDirection QuotedDirection)> TooBig { get; } = [];
 
-    public sealed class Direction
+    /// <summary>
+    /// What one direction of the connection showed. It is its own ring of unacknowledged segments
+    /// (<see cref="Outstanding"/> is the direction itself): every data segment and every ACK reads
+    /// the ring's fields right after the direction's, and as a separate object they were one more
+    /// object to reach on every packet (5 GB bench capture, pinned, interleaved: 1.93 -> 1.90 s).
+    /// </summary>
+    public sealed class Direction : OutstandingSegments
     {
         public ushort? AdvertisedMss { get; set; }
         public long DataSegments { get; set; }
@@ -49,7 +57,7 @@ public sealed class PathObservations
         /// <summary>Frames far larger than the MTU: TSO/GSO or GRO artefacts of a capture on an end host.</summary>
         public long OffloadFrames { get; set; }
         public int LargestOffloadFrame { get; set; }
-        public OutstandingSegments Outstanding { get; } = new();
+        public OutstandingSegments Outstanding => this;
         /// <summary>Outstanding is in order of sequence (each segment ends after the one before): an ACK then takes a prefix.</summary>
         internal bool OutstandingInOrder { get; set; } = true;
         /// <summary>Segments carrying no data whose sequence number is beyond the bytes seen: sent bytes that never arrived here.</summary>
@@ -128,7 +136,7 @@ public sealed class PathObservations
     /// of segments that arrived out of order removes from the middle. (It was a list of pooled
     /// objects: every data segment popped one from a stack, and every ACK shifted the list.)
     /// </summary>
-    public sealed class OutstandingSegments : IReadOnlyList<Segment>
+    public class OutstandingSegments : IReadOnlyList<Segment>
     {
         // Allocated at the first data segment: a connection that never carries data (an unanswered SYN,
         // tracked until the idle timeout) keeps no ring.
@@ -260,8 +268,7 @@ public sealed class PathObservations
     /// <summary>Takes one TCP segment after the reassembler judged it.</summary>
     public void OnSegment(in DecodedPacket p, in TcpSegmentInfo info, TcpConnection connection, FrameRef at)
     {
-        var me = _d[(int)info.Direction];
-        var peer = _d[1 - (int)info.Direction];
+        var (me, peer) = info.Direction == TcpDirection.ClientToServer ? (_clientToServer, _serverToClient) : (_serverToClient, _clientToServer);
         if ((info.Flags & TcpFlags.Syn) != 0 && p.TcpOptions.Mss is ushort mss)
         {
             me.AdvertisedMss = mss;
