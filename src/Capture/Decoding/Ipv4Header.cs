@@ -7,7 +7,13 @@ namespace RdpWire.Capture.Decoding;
 /// identification, flags, fragment offset, time to live, protocol, checksum, source,
 /// destination, options.
 /// </summary>
-internal readonly struct Ipv4Header
+/// <remarks>
+/// A view of the header's bytes, each field read where it is when asked for. (As a struct of
+/// decoded fields it was built field by field and then copied whole into the decoded packet, and
+/// the copy's wide loads of what the narrow stores had just written stalled: 35 % of
+/// <c>DecodeIpv4</c>'s samples on the 5 GB bench capture.)
+/// </remarks>
+internal readonly ref struct Ipv4Header
 {
     public const byte Version = 4;
     /// <summary>IHL 5: the header without options.</summary>
@@ -19,34 +25,25 @@ internal readonly struct Ipv4Header
     private const ushort FragmentOffsetMask = 0x1FFF;
     private const int FragmentOffsetUnit = 8;
 
-    private Ipv4Header(int headerLength, ushort totalLength, ushort identification, ushort flagsAndOffset,
-        byte timeToLive, byte protocol, NetAddress source, NetAddress destination)
-    {
-        HeaderLength = headerLength;
-        TotalLength = totalLength;
-        Identification = identification;
-        DontFragment = (flagsAndOffset & DontFragmentBit) != 0;
-        MoreFragments = (flagsAndOffset & MoreFragmentsBit) != 0;
-        FragmentOffset = (flagsAndOffset & FragmentOffsetMask) * FragmentOffsetUnit;
-        TimeToLive = timeToLive;
-        Protocol = protocol;
-        Source = source;
-        Destination = destination;
-    }
+    /// <summary>The header, options included: <see cref="HeaderLength"/> bytes, at least <see cref="MinimumLength"/>.</summary>
+    private readonly ReadOnlySpan<byte> _bytes;
+
+    private Ipv4Header(ReadOnlySpan<byte> bytes) => _bytes = bytes;
 
     /// <summary>IHL in bytes, options included (20..60).</summary>
-    public int HeaderLength { get; }
+    public int HeaderLength => _bytes.Length;
     /// <summary>Datagram length, header included; 0 in segmentation-offload captures.</summary>
-    public ushort TotalLength { get; }
-    public ushort Identification { get; }
-    public bool DontFragment { get; }
-    public bool MoreFragments { get; }
+    public ushort TotalLength => BinaryPrimitives.ReadUInt16BigEndian(_bytes[2..]);
+    public ushort Identification => BinaryPrimitives.ReadUInt16BigEndian(_bytes[4..]);
+    private ushort FlagsAndOffset => BinaryPrimitives.ReadUInt16BigEndian(_bytes[6..]);
+    public bool DontFragment => (FlagsAndOffset & DontFragmentBit) != 0;
+    public bool MoreFragments => (FlagsAndOffset & MoreFragmentsBit) != 0;
     /// <summary>Fragment offset in bytes.</summary>
-    public int FragmentOffset { get; }
-    public byte TimeToLive { get; }
-    public byte Protocol { get; }
-    public NetAddress Source { get; }
-    public NetAddress Destination { get; }
+    public int FragmentOffset => (FlagsAndOffset & FragmentOffsetMask) * FragmentOffsetUnit;
+    public byte TimeToLive => _bytes[8];
+    public byte Protocol => _bytes[9];
+    public NetAddress Source => NetAddress.FromIPv4(_bytes.Slice(12, 4));
+    public NetAddress Destination => NetAddress.FromIPv4(_bytes.Slice(16, 4));
 
     /// <summary>
     /// Reads the header at the start of <paramref name="data"/>. Malformed: version is not 4,
@@ -72,15 +69,7 @@ internal readonly struct Ipv4Header
         {
             return DecodeResult.Truncated;
         }
-        header = new Ipv4Header(
-            headerLength,
-            totalLength,
-            identification: BinaryPrimitives.ReadUInt16BigEndian(data[4..]),
-            flagsAndOffset: BinaryPrimitives.ReadUInt16BigEndian(data[6..]),
-            timeToLive: data[8],
-            protocol: data[9],
-            source: NetAddress.FromIPv4(data.Slice(12, 4)),
-            destination: NetAddress.FromIPv4(data.Slice(16, 4)));
+        header = new Ipv4Header(data[..headerLength]);
         return DecodeResult.Ok;
     }
 }

@@ -302,7 +302,7 @@ public static class PacketDecoder
         byte Protocol, byte IpVersion, int Start, int CapturedEnd, int WireLength,
         bool IsNonFirstFragment, bool MoreFragments);
 
-    private static DecodeResult DecodeTransport(in CapturedPacket packet, ref DecodedPacket decoded, TransportSpan span)
+    private static DecodeResult DecodeTransport(in CapturedPacket packet, ref DecodedPacket decoded, in TransportSpan span)
     {
         if (span.IsNonFirstFragment)
         {
@@ -340,14 +340,14 @@ public static class PacketDecoder
     /// A first fragment too short to hold its transport header (RFC 1858): the header
     /// continues in a later fragment, so this one is reported as fragment data.
     /// </summary>
-    private static DecodeResult TinyFirstFragment(in CapturedPacket packet, ref DecodedPacket decoded, TransportSpan span)
+    private static DecodeResult TinyFirstFragment(in CapturedPacket packet, ref DecodedPacket decoded, in TransportSpan span)
     {
         SetPayload(packet, ref decoded, span.Start, span.CapturedEnd, span.WireLength, TransportKind.Fragment);
         return DecodeResult.Ok;
     }
 
     private static DecodeResult DecodeTcp(in CapturedPacket packet, ref DecodedPacket decoded,
-        ReadOnlySpan<byte> segment, TransportSpan span)
+        ReadOnlySpan<byte> segment, in TransportSpan span)
     {
         DecodeResult result = TcpHeader.TryRead(segment, span.WireLength, out TcpHeader tcp);
         if (result != DecodeResult.Ok)
@@ -361,14 +361,19 @@ public static class PacketDecoder
         decoded.TcpFlags = tcp.Flags;
         decoded.Window = tcp.Window;
         decoded.TcpHeaderLength = (byte)tcp.HeaderLength;
-        decoded.TcpOptions = tcp.Options;
+        if (tcp.HeaderLength > TcpHeader.MinimumLength)
+        {
+            // Left as TryDecode cleared it otherwise: most bulk segments carry no options, and
+            // copying an empty options struct in stalled on its own fresh stores.
+            decoded.TcpOptions = tcp.Options;
+        }
         SetPayload(packet, ref decoded, span.Start + tcp.HeaderLength, span.CapturedEnd,
             span.WireLength - tcp.HeaderLength, TransportKind.Tcp);
         return DecodeResult.Ok;
     }
 
     private static DecodeResult DecodeUdp(in CapturedPacket packet, ref DecodedPacket decoded,
-        ReadOnlySpan<byte> segment, TransportSpan span)
+        ReadOnlySpan<byte> segment, in TransportSpan span)
     {
         DecodeResult result = UdpHeader.TryRead(segment, span.WireLength, span.MoreFragments, out UdpHeader udp);
         if (result != DecodeResult.Ok)
@@ -385,7 +390,7 @@ public static class PacketDecoder
     }
 
     private static DecodeResult DecodeIcmp(in CapturedPacket packet, ref DecodedPacket decoded,
-        ReadOnlySpan<byte> segment, TransportSpan span)
+        ReadOnlySpan<byte> segment, in TransportSpan span)
     {
         DecodeResult result = IcmpMessage.TryRead(segment, span.WireLength, out IcmpMessage icmp);
         if (result != DecodeResult.Ok)
@@ -403,7 +408,7 @@ public static class PacketDecoder
     }
 
     private static DecodeResult DecodeIcmpv6(in CapturedPacket packet, ref DecodedPacket decoded,
-        ReadOnlySpan<byte> segment, TransportSpan span)
+        ReadOnlySpan<byte> segment, in TransportSpan span)
     {
         DecodeResult result = Icmpv6Message.TryRead(segment, span.WireLength, out Icmpv6Message icmp);
         if (result != DecodeResult.Ok)
