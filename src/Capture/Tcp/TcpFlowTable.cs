@@ -99,9 +99,7 @@ public sealed class TcpFlowTable<TState> where TState : class
     /// </summary>
     public (TcpConnection Connection, TState State)? Lookup(in DecodedPacket p)
     {
-        var src = new Endpoint(p.Source, p.SourcePort);
-        var dst = new Endpoint(p.Destination, p.DestinationPort);
-        var key = FlowKey.Of(src, dst, 6);
+        var key = FlowKey.Of(p.Source, p.SourcePort, p.Destination, p.DestinationPort, 6);
         int hash = key.GetHashCode();
         long now = p.Packet.TimestampTicks;
         Advance(now);
@@ -129,13 +127,15 @@ public sealed class TcpFlowTable<TState> where TState : class
             }
             End(entry, ConnectionEndReason.Reused);
         }
-        return Create(p, key, hash, src, dst, pureSyn, now);
+        return Create(p, key, hash, pureSyn, now);
     }
 
     /// <summary>A new connection for a segment no known flow takes. Not inlined: the per-packet path stays small.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private (TcpConnection Connection, TState State) Create(in DecodedPacket p, FlowKey key, int hash, Endpoint src, Endpoint dst, bool pureSyn, long now)
+    private (TcpConnection Connection, TState State) Create(in DecodedPacket p, in FlowKey key, int hash, bool pureSyn, long now)
     {
+        var src = new Endpoint(p.Source, p.SourcePort);
+        var dst = new Endpoint(p.Destination, p.DestinationPort);
         if (_flows.Count >= _limits.MaxConnections)
         {
             EvictOldest();
