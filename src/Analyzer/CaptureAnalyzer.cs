@@ -279,7 +279,7 @@ public sealed class CaptureAnalyzer
         state.LastTicks = at.Ticks;
 
         var stream = conn.Stream(conn.DirectionOf(p));
-        int gapsBefore = stream.Gaps.Count;
+        int gapsBefore = stream.GapCount;
         var info = conn.Process(p);
         int d = (int)info.Direction;
         string arrow = info.Direction == TcpDirection.ClientToServer ? "c2s" : "s2c";
@@ -293,8 +293,12 @@ public sealed class CaptureAnalyzer
             state.PayloadBytes[d] += info.PayloadLength;
             state.FirstPayload[d] ??= at;
             state.LastPayload[d] = at;
-            state.TrailingRetransmissions[d] = 0;
-            state.TrailingRetransmissionFrames[d].Clear();
+            if (state.TrailingRetransmissions[d] != 0)
+            {
+                // Frames are kept only while retransmissions trail: most in-order segments leave the list alone.
+                state.TrailingRetransmissions[d] = 0;
+                state.TrailingRetransmissionFrames[d].Clear();
+            }
         }
         else if (info.Disposition == SegmentDisposition.Retransmission)
         {
@@ -310,14 +314,14 @@ public sealed class CaptureAnalyzer
         {
             // The peer acknowledged bytes this capture never saw: they will not come; skip the hole.
             var peer = conn.Stream((TcpDirection)(1 - d));
-            int peerGaps = peer.Gaps.Count;
+            int peerGaps = peer.GapCount;
             if (peer.SkipFirstHole(p.Acknowledgment))
             {
                 NotifyGaps(state, (TcpDirection)(1 - d), peerGaps);
                 Feed(state, (TcpDirection)(1 - d));
             }
         }
-        if (stream.Gaps.Count > gapsBefore)
+        if (stream.GapCount > gapsBefore)
         {
             NotifyGaps(state, info.Direction, gapsBefore);
         }
@@ -534,7 +538,7 @@ public sealed class CaptureAnalyzer
             parser.Drain(stream.Reader);
         }
         stream.Frames.TrimBefore(parser.Offset);
-        bool consumed = parser.Offset == stream.NextOffset && stream.Gaps.Count == 0;
+        bool consumed = parser.Offset == stream.NextOffset && stream.GapCount == 0;
         bool defer = _options.SkipFromPackets && parser.CanTakeDirect && consumed;
         if (consumed && !stream.DeferDelivery)
         {
@@ -562,11 +566,11 @@ public sealed class CaptureAnalyzer
         for (var direction = TcpDirection.ClientToServer; direction <= TcpDirection.ServerToClient; direction++)
         {
             var stream = connection.Stream(direction);
-            int before = stream.Gaps.Count;
+            int before = stream.GapCount;
             while (stream.SkipFirstHole())
             {
             }
-            if (stream.Gaps.Count > before)
+            if (stream.GapCount > before)
             {
                 NotifyGaps(state, direction, before);
                 Feed(state, direction);

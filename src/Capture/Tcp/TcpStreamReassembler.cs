@@ -110,6 +110,13 @@ public sealed class TcpStreamReassembler
 
     public IReadOnlyList<StreamGap> Gaps => _gaps;
 
+    /// <summary>
+    /// How many gaps <see cref="Gaps"/> holds, kept in the reassembler's own fields: the analyzer asks
+    /// before and after every segment, and reading the list's count was a cache miss of its own (the
+    /// list object) on most packets.
+    /// </summary>
+    public int GapCount { get; private set; }
+
     public bool HasBase => _haveBase;
 
     /// <summary>Sequence number of the first stream byte (ISN + 1), once known.</summary>
@@ -235,6 +242,7 @@ public sealed class TcpStreamReassembler
         }
         long frameAfter = _held.Count > 0 ? _held[0].Frame : 0;
         _gaps.Add(new StreamGap(NextOffset, length, frameAfter));
+        GapCount++;
         Advance(length);
         DrainHeld();
         return true;
@@ -277,6 +285,7 @@ public sealed class TcpStreamReassembler
         {
             // Snaplen cut the segment: these bytes were on the wire but not in the capture.
             _gaps.Add(new StreamGap(NextOffset, missing, frame));
+            GapCount++;
             Advance(missing);
         }
     }
