@@ -87,35 +87,31 @@ public static class ReportJson
     /// indented document (the line break and indentation before it, and every line indented two
     /// spaces per level), so that <see cref="Utf8JsonWriter.WriteRawValue(ReadOnlySpan{byte}, bool)"/>
     /// there (which adds only the comma between values) gives the same bytes as serializing it
-    /// there. JSON text has no raw line feeds inside strings, so every line feed is one of the writer's.
-    /// <paramref name="type"/> is <see cref="Options"/>' metadata for T, or the build-time context's
-    /// own (<see cref="ReportJsonContext"/>, same contract), whose generated writing code skips the
-    /// metadata walk (indentation and escaping are the writer's either way).
+    /// there. <paramref name="type"/> is <see cref="Options"/>' metadata for T, or the build-time
+    /// context's own (<see cref="ReportJsonContext"/>, same contract), whose generated writing code
+    /// skips the metadata walk (indentation and escaping are the writer's either way).
     /// </summary>
+    /// <remarks>
+    /// The writer opens <paramref name="depth"/> arrays first and writes the value as their first
+    /// element, so it indents the value itself; only the value's bytes are kept. (The value used to be
+    /// written at depth 0 and then copied line by line with the indentation added: a search for every
+    /// line feed and a copy per line, for every connection.)
+    /// </remarks>
     internal static void WriteIndentedAt<T>(T value, JsonTypeInfo<T> type, int depth, ArrayBufferWriter<byte> output, ArrayBufferWriter<byte> scratch)
     {
         scratch.ResetWrittenCount();
+        int opened;
         using (var writer = new Utf8JsonWriter(scratch, new JsonWriterOptions { Indented = true, Encoder = Options.Encoder }))
         {
+            for (int i = 0; i < depth; i++)
+            {
+                writer.WriteStartArray();
+            }
+            writer.Flush();
+            opened = scratch.WrittenCount;
             JsonSerializer.Serialize(writer, value, type);
         }
-        ReadOnlySpan<byte> json = scratch.WrittenSpan;
-        int indent = 2 * depth;
-        output.Write(NewLine);
-        output.GetSpan(indent)[..indent].Fill((byte)' ');
-        output.Advance(indent);
-        while (json.Length > 0)
-        {
-            int lineFeed = json.IndexOf((byte)'\n');
-            int take = lineFeed < 0 ? json.Length : lineFeed + 1;
-            output.Write(json[..take]);
-            if (lineFeed >= 0)
-            {
-                output.GetSpan(indent)[..indent].Fill((byte)' ');
-                output.Advance(indent);
-            }
-            json = json[take..];
-        }
+        output.Write(scratch.WrittenSpan[opened..]);
     }
 
     /// <summary>
