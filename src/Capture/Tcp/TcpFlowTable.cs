@@ -153,8 +153,9 @@ public sealed class TcpFlowTable<TState> where TState : class
     /// <summary>The caller saw the connection close (RST, or FIN both ways): finish it once it has been silent for the linger time.</summary>
     public void MarkClosed(TcpConnection connection)
     {
-        var key = FlowKey.Of(connection.Client, connection.Server, 6);
-        if (_flows.Find(key, key.GetHashCode()) is { } entry && ReferenceEquals(entry, connection) && !entry.Closing)
+        // The connection carries its key and hash: called for every packet of a closed connection, so
+        // neither is worked out again. Ended or from another table: not in this one, nothing to do.
+        if (connection is Entry entry && !entry.Closing && ReferenceEquals(_flows.Find(entry.Key, entry.Hash), entry))
         {
             entry.Closing = true;
             _closing.Enqueue(entry);
@@ -262,8 +263,7 @@ public sealed class TcpFlowTable<TState> where TState : class
         // In least-recently-active order, the idle connections before the first one that is not idle
         // (capture time stamps can go backwards, so an idle one may follow a busy one: it waits).
         long firstBusy = long.MaxValue;
-        var tracked = _flows.ToList();
-        foreach (var entry in tracked)
+        foreach (var entry in _flows)
         {
             if (now - entry.LastTicks <= timeout)
             {
@@ -271,7 +271,7 @@ public sealed class TcpFlowTable<TState> where TState : class
             }
         }
         List<Entry>? idle = null;
-        foreach (var entry in tracked)
+        foreach (var entry in _flows)
         {
             if (entry.Touched < firstBusy)
             {
@@ -322,7 +322,7 @@ public sealed class TcpFlowTable<TState> where TState : class
             _evictionCandidates = new (long, Entry)[Math.Max(_flows.Count, EvictionBatch)];
         }
         int n = 0;
-        foreach (var entry in _flows.ToList())
+        foreach (var entry in _flows)
         {
             _evictionCandidates[n++] = (entry.Touched, entry);
         }
@@ -377,7 +377,7 @@ public sealed class TcpFlowTable<TState> where TState : class
     /// </remarks>
     private sealed class FlowIndex
     {
-        private struct Slot
+        internal struct Slot
         {
             public Entry? Entry;
             public int Hash;
@@ -465,14 +465,33 @@ public sealed class TcpFlowTable<TState> where TState : class
         public List<Entry> ToList()
         {
             var all = new List<Entry>(Count);
-            foreach (var slot in _slots)
+            foreach (var entry in this)
             {
-                if (slot.Entry is { } entry)
-                {
-                    all.Add(entry);
-                }
+                all.Add(entry);
             }
             return all;
+        }
+
+        /// <summary>The tracked connections, in no particular order, without a copy: nothing may be added or removed meanwhile.</summary>
+        public Enumerator GetEnumerator() => new(_slots);
+
+        public struct Enumerator(Slot[] slots)
+        {
+            private int _index = -1;
+
+            public readonly Entry Current => slots[_index].Entry!;
+
+            public bool MoveNext()
+            {
+                while (++_index < slots.Length)
+                {
+                    if (slots[_index].Entry is not null)
+                    {
+                        return true;
+                    }
+                }
+                return false;
+            }
         }
 
         private void Resize(int capacity)
