@@ -9,7 +9,10 @@
 # it back in (see fresh_page_cache), then times the whole process of the installed form of the tool
 # (`dotnet publish -r linux-x64`, which compiles it ahead of time, see README "Install"): wall seconds
 # (best of $BENCH_RUNS, default 3), MB/s and peak resident memory (highest of the runs, /usr/bin/time);
-# the same with --threads 2, whose report must be byte-identical; and tshark with the issue's display
+# the same with --threads 2, whose report must be byte-identical; the two shards --threads 2 makes
+# written out as two captures (RdpWire.Bench shards) and analyzed by two processes side by side, one
+# per CPU ("shards": one thread's time over theirs, the most two-way sharding gets here before any
+# cost of sharing; the shard files are removed after); and tshark with the issue's display
 # filter when tshark is installed, timed the same way (best of $BENCH_RUNS, so both sides of the ratio
 # are the least disturbed run).
 # The last column is the share of the CPUs' time the hypervisor took (steal, /proc/stat) while rdpwire ran.
@@ -78,7 +81,7 @@ best() { # best OUTFILE cmd... -> "best_seconds highest_peak_kb" over $runs runs
   echo "$best_secs $high_peak"
 }
 
-printf '%-6s %10s %8s %7s %8s %10s %7s %9s %9s %7s %6s\n' size bytes seconds 'MB/s' 'peak MB' '2 threads' speedup 'tshark s' 'tshark MB' ratio steal
+printf '%-6s %10s %8s %7s %8s %10s %7s %8s %9s %9s %7s %6s\n' size bytes seconds 'MB/s' 'peak MB' '2 threads' speedup 'shards' 'tshark s' 'tshark MB' ratio steal
 for size in "${@:-500M}"; do
   file="$dir/rdpwire-bench-$size.pcap"
   [[ -s $file ]] || "$bench" generate "$file" "$size" >&2
@@ -94,6 +97,20 @@ for size in "${@:-500M}"; do
   # above are only comparable between runs with a similar steal.
   steal=$(awk -v t=$((total1 - total0)) -v s=$((steal1 - steal0)) 'BEGIN { printf "%.0f%%", (t > 0 ? 100 * s / t : 0) }')
   speedup=$(awk -v a="$secs" -v b="$secs2" 'BEGIN { printf "%.2fx", a / b }')
+  # The two shards --threads 2 makes, as two processes side by side, one on each of two CPUs: sharding
+  # with nothing shared between the two (no common reading, no common collections, no merge). It is
+  # what this machine gives two-way sharding before any cost of sharing; --threads 2 cannot expect more.
+  shards=-
+  mapfile -t two_cpus < <(allowed_cpus | head -n 2)
+  if (( ${#two_cpus[@]} == 2 )) && command -v taskset >/dev/null 2>&1; then
+    "$bench" shards "$file" "$dir/shard0.pcap" "$dir/shard1.pcap" >/dev/null
+    fresh_page_cache "$dir/shard0.pcap"
+    fresh_page_cache "$dir/shard1.pcap"
+    read -r secs_shards _ < <(best "$dir/shards-run" bash -c 'taskset -c "$1" "$3" analyze --json "$4" >/dev/null & taskset -c "$2" "$3" analyze --json "$5" >/dev/null; wait' _ \
+      "${two_cpus[0]}" "${two_cpus[1]}" "${rdpwire[0]}" "$dir/shard0.pcap" "$dir/shard1.pcap")
+    shards=$(awk -v a="$secs" -v b="$secs_shards" 'BEGIN { printf "%.2fx", a / b }')
+    rm -f "$dir/shard0.pcap" "$dir/shard1.pcap"
+  fi
   tsecs=- tpeak=- ratio=-
   if command -v tshark >/dev/null 2>&1; then
     read -r tsecs tpeak < <(best "$dir/tshark-run" tshark -r "$file" -q -Y "$filter")
@@ -101,7 +118,7 @@ for size in "${@:-500M}"; do
     tpeak=$(( tpeak / 1024 ))
   fi
   mbps=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.0f", b / 1e6 / s }')
-  printf '%-6s %10s %8s %7s %8s %10s %7s %9s %9s %7s %6s\n' "$size" "$bytes" "$secs" "$mbps" $(( peak / 1024 )) "$secs2" "$speedup" "$tsecs" "$tpeak" "$ratio" "$steal"
+  printf '%-6s %10s %8s %7s %8s %10s %7s %8s %9s %9s %7s %6s\n' "$size" "$bytes" "$secs" "$mbps" $(( peak / 1024 )) "$secs2" "$speedup" "$shards" "$tsecs" "$tpeak" "$ratio" "$steal"
 done
 
 # Per-CPU speed, and the bound it puts on --threads 2.

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Globalization;
 using BenchmarkDotNet.Running;
 using RdpWire.Analyzer;
@@ -9,6 +10,7 @@ namespace RdpWire.Bench;
 /// RdpWire.Bench generate OUT.pcap SIZE [BULK]  build a capture of about SIZE (e.g. 500M, 5G) from the fixtures,
 ///                                              BULK server bytes per successful session (default 1.5M; 0: handshakes only)
 /// RdpWire.Bench verdicts CAPTURE            check that every generated session has its template's verdict
+/// RdpWire.Bench shards CAPTURE OUT0 OUT1    write the two shards `analyze --threads 2` splits a classic pcap into
 /// RdpWire.Bench bdn [BenchmarkDotNet args]  the BenchmarkDotNet suite (reader, decoder, whole pipeline)
 /// </summary>
 public static class Program
@@ -36,11 +38,15 @@ public static class Program
         {
             return CheckVerdicts(args[1]);
         }
+        if (args.Length == 4 && args[0] == "shards")
+        {
+            return WriteShards(args[1], args[2], args[3]);
+        }
         if (args.Length == 1 && args[0] == "alloc")
         {
             return MeasureSteadyStateAllocations();
         }
-        Console.Error.WriteLine("usage: RdpWire.Bench generate OUT.pcap SIZE [BULK] | verdicts CAPTURE | bdn [BenchmarkDotNet args]");
+        Console.Error.WriteLine("usage: RdpWire.Bench generate OUT.pcap SIZE [BULK] | verdicts CAPTURE | shards CAPTURE OUT0 OUT1 | alloc | bdn [BenchmarkDotNet args]");
         return 2;
     }
 
@@ -77,6 +83,52 @@ public static class Program
         }
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Console.WriteLine($"{measured} bulk packets after {warmUp} of warm-up: {allocated} bytes allocated, {allocated / (double)measured:0.00} bytes per packet");
+        return 0;
+    }
+
+    /// <summary>
+    /// The two shards of <c>analyze --threads 2</c> as two captures: every record of a little-endian
+    /// classic pcap (draft-ietf-opsawg-pcap sections 4 and 5), header and bytes unchanged, goes to the
+    /// file of the shard <see cref="ShardedAnalysis.ShardOf"/> gives it. bench/run.sh times two
+    /// processes analyzing them side by side: sharding with nothing shared between the threads.
+    /// </summary>
+    private static int WriteShards(string path, string out0, string out1)
+    {
+        const int fileHeaderLength = 24, recordHeaderLength = 16;
+        using var input = new BufferedStream(File.OpenRead(path), 1 << 20);
+        Span<byte> fileHeader = stackalloc byte[fileHeaderLength];
+        input.ReadExactly(fileHeader);
+        uint magic = BinaryPrimitives.ReadUInt32LittleEndian(fileHeader);
+        if (magic is not (PcapFileReader.MicrosecondMagic or PcapFileReader.NanosecondMagic))
+        {
+            Console.Error.WriteLine($"{path}: not a little-endian classic pcap (magic 0x{magic:X8})");
+            return 1;
+        }
+        var linkType = (RdpWire.Capture.LinkType)(BinaryPrimitives.ReadUInt32LittleEndian(fileHeader[20..]) & 0xFFFF);
+        using var shard0 = new BufferedStream(File.Create(out0), 1 << 20);
+        using var shard1 = new BufferedStream(File.Create(out1), 1 << 20);
+        var outputs = new[] { shard0, shard1 };
+        var counts = new long[2];
+        foreach (var output in outputs)
+        {
+            output.Write(fileHeader);
+        }
+        var record = new byte[recordHeaderLength + PcapFileReader.MaxPacketLength];
+        for (long frame = 1; input.ReadAtLeast(record.AsSpan(0, recordHeaderLength), recordHeaderLength, throwOnEndOfStream: false) == recordHeaderLength; frame++)
+        {
+            uint included = BinaryPrimitives.ReadUInt32LittleEndian(record.AsSpan(8));
+            if (included > PcapFileReader.MaxPacketLength)
+            {
+                Console.Error.WriteLine($"{path}: packet {frame} claims {included} bytes");
+                return 1;
+            }
+            input.ReadExactly(record.AsSpan(recordHeaderLength, (int)included));
+            var packet = new RdpWire.Capture.CapturedPacket(frame, 0, linkType, 0, (int)included, record.AsMemory(recordHeaderLength, (int)included));
+            int shard = ShardedAnalysis.ShardOf(packet, 2);
+            outputs[shard].Write(record, 0, recordHeaderLength + (int)included);
+            counts[shard]++;
+        }
+        Console.WriteLine($"{out0}: {counts[0]} packets; {out1}: {counts[1]} packets");
         return 0;
     }
 
