@@ -7,19 +7,16 @@ namespace RdpWire.Analyzer;
 
 /// <summary>
 /// <c>analyze --threads N</c>: the capture's flows spread over N analyzers, each on its own thread
-/// with its own reader of one shared reading of the file (<see cref="SharedCaptureReads"/>), and one
-/// report at the end that is the report a single analyzer writes.
+/// with its own reader of the whole capture (<see cref="CaptureFileReadings"/>), and one report at the
+/// end that is the report a single analyzer writes.
 /// <list type="bullet">
-/// <item>Classic pcap: the shared reading routes each record to its shard's reader
-/// (<see cref="SharedCaptureReads.RoutePackets"/>): the records are walked once, by the thread that has
-/// just read their block, and each thread reads only its own packets, slices of the shared blocks. On
-/// the 5 GB bench capture this took 0.5 s of CPU off the two threads (each had walked every packet,
-/// about 250 ns for each of the other's). pcapng: every thread walks every packet and analyzes those of
-/// its shard, so that its interfaces and the key logs embedded in it reach every analyzer in their
-/// place. No packet is copied or handed between threads. (Handing copied packets from one reading
-/// thread to the others was measured slower: the copy and the cache misses on the other core cost
-/// more than a second read. Each thread reading the whole file itself cost 0.4 s more CPU on the 5 GB
-/// bench capture than the shared reading.)</item>
+/// <item>Classic pcap: each reader passes over the other threads' records, looking only at their
+/// addresses (<see cref="PcapFileReader.KeepOnly"/>). pcapng: every thread reads every packet and
+/// analyzes those of its shard, so that its interfaces and the key logs embedded in it reach every
+/// analyzer in their place. No packet is handed between threads. (Two earlier designs were measured
+/// slower: one reading thread handing copied packets to the others, and one shared reading of the
+/// file, whose blocks each thread read in turn and whose records were routed to their thread; see
+/// <see cref="CaptureFileReadings"/>.)</item>
 /// <item>A packet's shard is that of its pair of IP addresses (either order), so both directions
 /// of a TCP connection, its IP fragments (which carry no ports), RDP-UDP flows between the same
 /// hosts and the ICMP errors quoting them (routed by the quoted addresses) meet in one analyzer.
@@ -38,15 +35,17 @@ public static class ShardedAnalysis
     private const byte TcpProtocol = 6, UdpProtocol = 17; // RFC 9293, RFC 768
 
     /// <summary>
-    /// Analyzes the capture behind <paramref name="shared"/> on <see cref="SharedCaptureReads.Readers"/> threads,
-    /// which share one reading of it: the input is read once, not once per thread.
+    /// Analyzes a capture on <paramref name="threads"/> threads, each of which reads all of it from its
+    /// own source: <paramref name="open"/> is called once on each thread, and must return a reader of the
+    /// same bytes every time.
     /// </summary>
-    public static AnalysisReport Analyze(SharedCaptureReads shared, string name, AnalyzerOptions options)
+    public static AnalysisReport Analyze(Func<IPacketSource> open, int threads, AnalyzerOptions options)
     {
-        int threads = shared.Readers;
+        ArgumentNullException.ThrowIfNull(open);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(threads);
         if (threads == 1)
         {
-            using var only = shared.OpenSource(name);
+            using var only = open();
             return CaptureAnalyzer.Analyze(only, options);
         }
         var sources = new IPacketSource?[threads];
@@ -62,55 +61,51 @@ public static class ShardedAnalysis
             var firstTicks = new long[threads];
             var lastTicks = new long[threads];
             Array.Fill(lastTicks, long.MinValue);
-            shared.RoutePackets((in CapturedPacket packet) => ShardOf(packet, threads));
+            PacketRouter router = (in CapturedPacket packet) => ShardOf(packet, threads);
             // One governor for all the threads, with each one's budget: a collection stops them all. On the
             // 5 GB bench capture, a governor per thread collected as often as one thread's for the same heap.
             var governor = options.CollectEveryAllocatedBytes > 0
                 ? new HeapGovernor(options.CollectEveryAllocatedBytes * threads, allThreads: true)
                 : null;
 
-            // Each thread opens its own reader: opening reads the file header, which a corrupt length
-            // can stretch over the whole ring, and that waits for the other readers to move on.
+            // Each thread opens its own reader of the whole capture.
             void Run(int shard)
             {
                 IPacketSource source;
                 try
                 {
-                    source = sources[shard] = shared.OpenSource(name, shard);
+                    source = sources[shard] = open();
                 }
                 catch (Exception e) when (e is CaptureFormatException or IOException or UnauthorizedAccessException)
                 {
                     openFailures[shard] = e;
                     return;
                 }
-                try
+                // Each shard its own copy of the key material: nothing in it is shared between threads.
+                var analyzer = analyzers[shard] = new CaptureAnalyzer(source.Name, source.Format,
+                    options with { KeyLog = options.KeyLog?.Clone(), SharedHeapGovernor = governor }) { CreationFrames = [] };
+                // Classic pcap: the source returns this shard's packets only. Otherwise (pcapng) every
+                // packet comes by and the others' are passed over here.
+                bool routed = source is PcapFileReader;
+                if (source is PcapFileReader pcap)
                 {
-                    // Each shard its own copy of the key material: nothing in it is shared between threads.
-                    var analyzer = analyzers[shard] = new CaptureAnalyzer(source.Name, source.Format,
-                        options with { KeyLog = options.KeyLog?.Clone(), SharedHeapGovernor = governor }) { CreationFrames = [] };
-                    // Routed (classic pcap): the source returns this shard's packets only. Otherwise (pcapng)
-                    // every packet comes by and the others' are passed over.
-                    bool routed = shared.RoutesPackets;
-                    long firstFrame = 0, firstAt = 0, lastAt = long.MinValue;
-                    readErrors[shard] = CaptureAnalyzer.ReadPackets(source, analyzer.AddKeyLog, (in CapturedPacket packet) =>
+                    pcap.KeepOnly(router, shard);
+                }
+                long firstFrame = 0, firstAt = 0, lastAt = long.MinValue;
+                readErrors[shard] = CaptureAnalyzer.ReadPackets(source, analyzer.AddKeyLog, (in CapturedPacket packet) =>
+                {
+                    if (routed || ShardOf(packet, threads) == shard)
                     {
-                        if (routed || ShardOf(packet, threads) == shard)
+                        if (firstFrame == 0)
                         {
-                            if (firstFrame == 0)
-                            {
-                                (firstFrame, firstAt) = (packet.Frame, packet.TimestampTicks);
-                            }
-                            lastAt = Math.Max(lastAt, packet.TimestampTicks);
-                            analyzer.Process(packet);
+                            (firstFrame, firstAt) = (packet.Frame, packet.TimestampTicks);
                         }
-                        return true;
-                    });
-                    (firstFrames[shard], firstTicks[shard], lastTicks[shard]) = (firstFrame, firstAt, lastAt);
-                }
-                finally
-                {
-                    shared.DoneReading(source);
-                }
+                        lastAt = Math.Max(lastAt, packet.TimestampTicks);
+                        analyzer.Process(packet);
+                    }
+                    return true;
+                });
+                (firstFrames[shard], firstTicks[shard], lastTicks[shard]) = (firstFrame, firstAt, lastAt);
             }
 
             var workers = Enumerable.Range(1, threads - 1).Select(shard => new Thread(() =>
@@ -155,9 +150,9 @@ public static class ShardedAnalysis
             {
                 last = lastTicks.Max();
             }
-            // Routed, each source counted the cut-short packets among its own; otherwise each saw them all.
-            long truncated = shared.RoutesPackets ? sources.Sum(s => s!.TruncatedPackets) : sources[0]!.TruncatedPackets;
-            // Routed, a record that fails to read fails only its reader: the reading's damage is the earliest any reader met.
+            // Classic pcap: each source counted the cut-short packets among its own; pcapng: each saw them all.
+            long truncated = sources[0] is PcapFileReader ? sources.Sum(s => s!.TruncatedPackets) : sources[0]!.TruncatedPackets;
+            // Every reader reads every record, so each meets the same damage; the earliest, should they differ.
             var readError = readErrors.Where(e => e is not null).MinBy(e => e!.PacketsRead);
             return Merge(analyzers!, sources[0]!, readError, first, last, truncated);
         }

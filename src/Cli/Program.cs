@@ -145,11 +145,11 @@ public static class Program
                 }
                 else
                 {
-                    // The threads share one reading of the file: it leaves the kernel once, not once per thread.
-                    using var shared = SharedCaptureReads.OpenFile(path, threadCount);
-                    using (ProgressBar.Start(() => shared.BytesRead, new FileInfo(path).Length, stderr, terminal))
+                    // Each thread reads the whole file itself, up to where it ended when opened.
+                    using var readings = CaptureFileReadings.Open(path);
+                    using (ProgressBar.Start(() => readings.BytesRead, readings.Length, stderr, terminal))
                     {
-                        report = ShardedAnalysis.Analyze(shared, path, options);
+                        report = ShardedAnalysis.Analyze(() => readings.OpenSource(path), threadCount, options);
                     }
                 }
             }

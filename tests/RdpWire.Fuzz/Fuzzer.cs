@@ -115,9 +115,8 @@ public static class Fuzzer
                 }
                 else
                 {
-                    // As analyze --threads reads: one shared reading, here in small blocks so records are often joined.
-                    using var shared = SharedCaptureReads.OfBytes(input, threads, blockSize: 1000, slots: 4);
-                    report = ShardedAnalysis.Analyze(shared, "fuzz", analyzerOptions);
+                    // As analyze --threads reads: each thread reads all of the input itself.
+                    report = ShardedAnalysis.Analyze(() => CaptureFile.Open(new MemoryStream(input, writable: false), "fuzz"), threads, analyzerOptions);
                 }
                 // The renderers must cope with whatever the report holds.
                 _ = RdpWire.Analyzer.Report.ReportJson.Serialize(report);

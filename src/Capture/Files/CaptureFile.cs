@@ -115,14 +115,9 @@ internal sealed class CaptureInputBuffer : IDisposable
 
     private readonly Stream? _stream;
     private readonly bool _ownsStream;
-    // Shared mode (SharedCaptureReads): _buffer is a shared block, or _joined while a record cut by a
-    // block boundary is put together; then _pending is the block whose head was copied to the end of
-    // _joined, starting there at _pendingAt.
-    private readonly SharedCaptureReads.Consumer? _blocks;
-    private byte[]? _joined;
-    private (byte[] Buffer, int Length, long Index)? _pending;
-    private int _pendingAt;
-    private long _blockIndex = -1;
+    /// <summary>One of several readers of a file (CaptureFileReadings): reads at <see cref="_readAt"/>, not from a stream.</summary>
+    private readonly CaptureFileReadings? _readings;
+    private long _readAt;
     private byte[] _buffer;
     private int _start;
     private int _end;
@@ -137,54 +132,15 @@ internal sealed class CaptureInputBuffer : IDisposable
         _buffer = ArrayPool<byte>.Shared.Rent(InitialSize);
     }
 
-    /// <summary>A reader's buffer over a reading shared with other readers: packets are slices of the shared blocks.</summary>
-    public CaptureInputBuffer(SharedCaptureReads.Consumer blocks)
+    /// <summary>A reader's buffer over a file that other readers read too, each all of it (<see cref="CaptureFileReadings"/>).</summary>
+    public CaptureInputBuffer(CaptureFileReadings readings)
     {
-        _blocks = blocks;
-        _buffer = [];
+        _readings = readings;
+        _buffer = ArrayPool<byte>.Shared.Rent(InitialSize);
     }
 
     /// <summary>Input offset of the first held byte, counted from where reading began.</summary>
     public long Offset => _offset;
-
-    /// <summary>The reader's walk over a shared reading, when this buffer reads one.</summary>
-    internal SharedCaptureReads.Consumer? SharedBlocks => _blocks;
-
-    /// <summary>
-    /// Shared mode: moves on to input offset <paramref name="offset"/> (not before <see cref="Offset"/>).
-    /// Held bytes are passed over in place; beyond them the buffer goes straight to the block that
-    /// holds the offset, without touching the blocks between, which may already be reused (a routed
-    /// reader lets go of them while it waits for its next record).
-    /// </summary>
-    public void MoveTo(long offset)
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        long step = offset - _offset;
-        ArgumentOutOfRangeException.ThrowIfNegative(step);
-        if (_blocks is null)
-        {
-            throw new InvalidOperationException("only a shared reading moves by offset");
-        }
-        if (step <= Available)
-        {
-            Advance((int)step);
-            return;
-        }
-        // Nothing held is needed any more: a joined record's bytes, or the block being read.
-        _pending = null;
-        long block = offset / _blocks.BlockSize;
-        _blocks.Seek(block);
-        var next = _blocks.Next();
-        _offset = offset;
-        if (next is null)
-        {
-            _buffer = [];
-            _start = _end = 0;
-            return;
-        }
-        (_buffer, _end, _blockIndex) = next.Value;
-        _start = (int)Math.Min(offset - block * _blocks.BlockSize, _end);
-    }
 
     public int Available => _end - _start;
 
@@ -199,11 +155,6 @@ internal sealed class CaptureInputBuffer : IDisposable
         if (Available >= count)
         {
             return true;
-        }
-
-        if (_blocks is not null)
-        {
-            return EnsureAvailableShared(count);
         }
 
         if (_endOfStream)
@@ -246,15 +197,7 @@ internal sealed class CaptureInputBuffer : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         while (count > 0)
         {
-            if (_blocks is not null)
-            {
-                SwitchToPendingWhenReached();
-                if (Available == 0 && !NextSharedBlock())
-                {
-                    return false;
-                }
-            }
-            else if (Available == 0)
+            if (Available == 0)
             {
                 _start = _end = 0;
                 if (!Fill())
@@ -289,139 +232,12 @@ internal sealed class CaptureInputBuffer : IDisposable
         }
 
         _disposed = true;
-        if (_blocks is not null)
-        {
-            _blocks.Close();
-            if (_joined is not null)
-            {
-                ArrayPool<byte>.Shared.Return(_joined);
-                _joined = null;
-            }
-        }
-        else
-        {
-            ArrayPool<byte>.Shared.Return(_buffer);
-        }
+        ArrayPool<byte>.Shared.Return(_buffer);
         _buffer = [];
         if (_ownsStream)
         {
             _stream!.Dispose();
         }
-    }
-
-    /// <summary>
-    /// Shared mode: the next block when the current one is used up (no copy), else the held bytes
-    /// and as much of the following blocks as <paramref name="count"/> needs joined in this reader's
-    /// own buffer.
-    /// </summary>
-    private bool EnsureAvailableShared(int count)
-    {
-        SwitchToPendingWhenReached();
-        while (Available < count)
-        {
-            if (Available == 0 && _pending is null)
-            {
-                if (!NextSharedBlock())
-                {
-                    return false;
-                }
-                continue;
-            }
-            if (!ReferenceEquals(_buffer, _joined))
-            {
-                // Start joining: the held tail of the current block goes to the front of _joined.
-                // Sized for what is held, not for count: a corrupt length must not allocate what the input does not hold.
-                int held = Available;
-                if (_joined is null || _joined.Length < held)
-                {
-                    ReplaceJoined(Math.Max(held, InitialSize), keep: 0);
-                }
-                Buffer.BlockCopy(_buffer, _start, _joined!, 0, held);
-                _buffer = _joined!;
-                _start = 0;
-                _end = held;
-            }
-            else if (_start > 0)
-            {
-                Buffer.BlockCopy(_joined!, _start, _joined!, 0, Available);
-                _end -= _start;
-                _pendingAt -= _start;
-                _start = 0;
-            }
-            if (_pending is null)
-            {
-                // The joined bytes end where the current block ends: the next block follows them.
-                long current = _blockIndex;
-                var next = _blocks!.Next();
-                _blocks.ReleaseBelow(current + 1);
-                if (next is null)
-                {
-                    return false;
-                }
-                _pending = next;
-                _blockIndex = next.Value.Index;
-                _pendingAt = _end;
-            }
-            var pending = _pending.Value;
-            int copied = _end - _pendingAt;
-            int take = Math.Min(pending.Length - copied, count - Available);
-            if (_joined!.Length < _end + take)
-            {
-                ReplaceJoined(Math.Max(_end + take, _joined.Length * 2), keep: _end);
-            }
-            Buffer.BlockCopy(pending.Buffer, copied, _joined!, _end, take);
-            _end += take;
-            if (copied + take == pending.Length && Available < count)
-            {
-                // The whole block is joined and more is needed: it is not needed as a block any more.
-                _pending = null;
-            }
-        }
-        return true;
-    }
-
-    /// <summary>Shared mode: once every joined byte before the pending block is consumed, read on in that block itself.</summary>
-    private void SwitchToPendingWhenReached()
-    {
-        if (_pending is { } pending && _start >= _pendingAt)
-        {
-            _start -= _pendingAt;
-            _end = pending.Length;
-            _buffer = pending.Buffer;
-            _pending = null;
-        }
-    }
-
-    /// <summary>Shared mode, nothing held: moves to the next block; false at the input's end.</summary>
-    private bool NextSharedBlock()
-    {
-        long current = _blockIndex;
-        var next = _blocks!.Next();
-        _blocks.ReleaseBelow(current + 1);
-        if (next is null)
-        {
-            _start = _end = 0;
-            return false;
-        }
-        (_buffer, _end, _blockIndex) = next.Value;
-        _start = 0;
-        return true;
-    }
-
-    private void ReplaceJoined(int size, int keep)
-    {
-        byte[] larger = ArrayPool<byte>.Shared.Rent(size);
-        if (_joined is not null)
-        {
-            Buffer.BlockCopy(_joined, 0, larger, 0, keep);
-            bool current = ReferenceEquals(_buffer, _joined);
-            ArrayPool<byte>.Shared.Return(_joined);
-            if (current)
-            {
-                _buffer = larger;
-            }
-        }
-        _joined = larger;
     }
 
     private bool Fill()
@@ -431,7 +247,16 @@ internal sealed class CaptureInputBuffer : IDisposable
             Compact();
         }
 
-        int read = _stream!.Read(_buffer, _end, _buffer.Length - _end);
+        int read;
+        if (_readings is not null)
+        {
+            read = _readings.Read(_buffer.AsSpan(_end), _readAt);
+            _readAt += read;
+        }
+        else
+        {
+            read = _stream!.Read(_buffer, _end, _buffer.Length - _end);
+        }
         if (read == 0)
         {
             _endOfStream = true;
@@ -467,6 +292,11 @@ internal sealed class CaptureInputBuffer : IDisposable
 
     private long? KnownRemaining()
     {
+        if (_readings is not null)
+        {
+            return _readings.Length - _readAt + Available;
+        }
+
         if (_stream is null || !_stream.CanSeek)
         {
             return null;

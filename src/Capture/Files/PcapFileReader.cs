@@ -3,6 +3,9 @@ using System.Collections.ObjectModel;
 
 namespace RdpWire.Capture.Files;
 
+/// <summary>The reader (0 to N - 1) that takes a packet, when N readers share a capture (<see cref="PcapFileReader.KeepOnly"/>).</summary>
+public delegate int PacketRouter(in CapturedPacket packet);
+
 /// <summary>
 /// Streaming reader for classic libpcap files (draft-ietf-opsawg-pcap). Packet bytes are
 /// slices of one reusable buffer: <see cref="CapturedPacket.Data"/> is valid until the
@@ -40,9 +43,10 @@ public sealed class PcapFileReader : IPacketSource
     private long _packetsRead;
     private long _truncatedPackets;
     private bool _disposed;
-    /// <summary>A routed reading (SharedCaptureReads.RoutePackets): only this reader's records are read; null otherwise or once routing has ended.</summary>
-    private SharedCaptureReads.Consumer? _routed;
     private readonly PcapRecords _records;
+    /// <summary>Set by <see cref="KeepOnly"/>: the router, and the reader whose packets are returned.</summary>
+    private PacketRouter? _router;
+    private int _reader;
 
     /// <summary>Reads the file header from <paramref name="stream"/>; disposes the stream unless <paramref name="leaveOpen"/>.</summary>
     public PcapFileReader(Stream stream, string name, bool leaveOpen = false)
@@ -71,10 +75,6 @@ public sealed class PcapFileReader : IPacketSource
 
         LinkTypes = new ReadOnlyCollection<LinkType>([_linkType]);
         _records = new PcapRecords(_bigEndian, _linkType);
-        if (input.SharedBlocks is { } blocks && blocks.Shared.BeginRouting(RecordLayout.Of(_records), input.Offset))
-        {
-            _routed = blocks;
-        }
     }
 
     public string Name { get; }
@@ -101,55 +101,67 @@ public sealed class PcapFileReader : IPacketSource
     /// </summary>
     public int? FcsLength { get; }
 
+    /// <summary>
+    /// From now on <see cref="TryReadNext"/> returns only the packets <paramref name="router"/> gives to
+    /// <paramref name="reader"/> (<c>analyze --threads N</c>: each thread reads the whole file and keeps its
+    /// shard). The router sees each packet without its time stamp (<see cref="PcapRecords.RoutedPacket"/>);
+    /// the others are passed over, frames still counted, and only the packets returned count towards
+    /// <see cref="TruncatedPackets"/>, so the readers' counts add up to the file's.
+    /// </summary>
+    public void KeepOnly(PacketRouter router, int reader)
+    {
+        ArgumentNullException.ThrowIfNull(router);
+        (_router, _reader) = (router, reader);
+    }
+
     public bool TryReadNext(out CapturedPacket packet)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         packet = default;
-        if (_routed is not null)
+        while (true)
         {
-            // Straight to this reader's next record; where routing ended, reading goes on as without it
-            // (nothing more at the input's end, the same failure at damage).
-            bool routed = _routed.NextRouted(out var record);
-            if (!routed)
+            long frame = _packetsRead + 1;
+            if (!_input.EnsureAvailable(RecordHeaderLength))
             {
-                _routed = null;
-            }
-            _input.MoveTo(record.Offset);
-            _packetsRead = record.Frame - 1;
-        }
-        long frame = _packetsRead + 1;
-        if (!_input.EnsureAvailable(RecordHeaderLength))
-        {
-            if (_input.Available == 0)
-            {
-                return false;
+                if (_input.Available == 0)
+                {
+                    return false;
+                }
+
+                throw CutShort(frame);
             }
 
-            throw CutShort(frame);
-        }
+            ReadOnlySpan<byte> header = _input.Span(0, RecordHeaderLength);
+            int captured = CapturedLength(header);
+            if (captured < 0)
+            {
+                throw new CaptureFormatException(
+                    $"packet {frame} claims {ReadUInt32(header[8..])} bytes, more than the {MaxPacketLength} limit",
+                    _packetsRead, _input.Offset);
+            }
 
-        ReadOnlySpan<byte> header = _input.Span(0, RecordHeaderLength);
-        int captured = CapturedLength(header);
-        if (captured < 0)
-        {
-            throw new CaptureFormatException(
-                $"packet {frame} claims {ReadUInt32(header[8..])} bytes, more than the {MaxPacketLength} limit",
-                _packetsRead, _input.Offset);
-        }
+            if (!_input.EnsureAvailable(RecordHeaderLength + captured))
+            {
+                throw CutShort(frame);
+            }
 
-        if (!_input.EnsureAvailable(RecordHeaderLength + captured))
-        {
-            throw CutShort(frame);
+            bool keep = _router is null
+                || _router(_records.RoutedPacket(_input.Span(0, RecordHeaderLength), frame, _input.Memory(RecordHeaderLength, captured))) == _reader;
+            if (keep)
+            {
+                packet = Packet(_input.Span(0, RecordHeaderLength), frame, _input.Memory(RecordHeaderLength, captured));
+                if (packet.IsTruncated)
+                {
+                    _truncatedPackets++;
+                }
+            }
+            _input.Advance(RecordHeaderLength + captured);
+            _packetsRead = frame;
+            if (keep)
+            {
+                return true;
+            }
         }
-
-        packet = Packet(_input.Span(0, RecordHeaderLength), frame, _input.Memory(RecordHeaderLength, captured));
-        if (packet.IsTruncated)
-        {
-            _truncatedPackets++;
-        }
-        _input.Advance(RecordHeaderLength + captured);
-        _packetsRead = frame;
-        return true;
     }
 
     /// <summary>incl_len of a Packet Record header (draft-ietf-opsawg-pcap section 5); -1 past <see cref="MaxPacketLength"/>.</summary>
@@ -167,17 +179,19 @@ public sealed class PcapFileReader : IPacketSource
             _nanosecond ? (byte)(fraction % NanosecondsPerTick) : (byte)0);
     }
 
-    /// <summary>The Packet Records of one file (draft-ietf-opsawg-pcap section 5), as normal reading and routing both read them.</summary>
-    private readonly struct PcapRecords(bool bigEndian, LinkType linkType) : IRecordLayout
+    /// <summary>The Packet Records of one file (draft-ietf-opsawg-pcap section 5).</summary>
+    private readonly struct PcapRecords(bool bigEndian, LinkType linkType)
     {
-        public int HeaderLength => RecordHeaderLength;
-
         public int CapturedLength(ReadOnlySpan<byte> header)
         {
             uint includedLength = Read32(header[8..], bigEndian);
             return includedLength > MaxPacketLength ? -1 : (int)includedLength;
         }
 
+        /// <summary>
+        /// The packet a <see cref="PacketRouter"/> sees: frame number, link type, wire length and bytes as
+        /// <see cref="TryReadNext"/> returns them, without the time stamp (no router needs it).
+        /// </summary>
         public CapturedPacket RoutedPacket(ReadOnlySpan<byte> header, long frame, ReadOnlyMemory<byte> data) =>
             new(frame, 0, linkType, 0, WireLength(Read32(header[12..], bigEndian), Read32(header[8..], bigEndian)), data);
 

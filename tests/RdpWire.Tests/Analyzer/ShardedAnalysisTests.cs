@@ -129,10 +129,9 @@ public class ShardedAnalysisTests
 
     private static string Json(string path, AnalyzerOptions options, int threads)
     {
-        // As analyze --threads reads: one shared reading of the file; small blocks in the test so that
-        // records are often joined across blocks and the threads meet in the ring.
-        using var shared = SharedCaptureReads.OpenFile(path, threads, blockSize: 16 << 10, slots: 4);
-        var report = ShardedAnalysis.Analyze(shared, path, options);
+        // As analyze --threads reads: each thread reads the whole file itself.
+        using var readings = CaptureFileReadings.Open(path);
+        var report = ShardedAnalysis.Analyze(() => readings.OpenSource(path), threads, options);
         using var spool = report.Spool;
         using var buffer = new MemoryStream();
         ReportJson.Write(buffer, report);

@@ -52,14 +52,14 @@ public class FuzzTests(ITestOutputHelper output)
             {
                 // An unreadable file is refused cleanly: that is the expected outcome for some cases.
             }
-            // And on two threads sharing the reading, in the fuzzer's small blocks, within the fuzzer's
-            // time limit: the same report, or the same refusal.
+            // And on two threads, as analyze --threads reads the file, within the fuzzer's time limit:
+            // the same report, or the same refusal.
             var twoThreads = Task.Run(() =>
             {
                 try
                 {
-                    using var shared = SharedCaptureReads.OfBytes(File.ReadAllBytes(path), readers: 2, blockSize: 1000, slots: 4);
-                    return RdpWire.Analyzer.Report.ReportJson.Serialize(ShardedAnalysis.Analyze(shared, path, new AnalyzerOptions()));
+                    using var readings = CaptureFileReadings.Open(path);
+                    return RdpWire.Analyzer.Report.ReportJson.Serialize(ShardedAnalysis.Analyze(() => readings.OpenSource(path), 2, new AnalyzerOptions()));
                 }
                 catch (CaptureFormatException)
                 {
