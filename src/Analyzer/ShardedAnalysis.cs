@@ -86,10 +86,11 @@ public static class ShardedAnalysis
                     options with { KeyLog = options.KeyLog?.Clone(), SharedHeapGovernor = governor }) { CreationFrames = [] };
                 // Classic pcap: the source returns this shard's packets only. Otherwise (pcapng) every
                 // packet comes by and the others' are passed over here.
-                bool routed = source is PcapFileReader;
+                bool routed = false;
                 if (source is PcapFileReader pcap)
                 {
                     pcap.KeepOnly(router, shard);
+                    routed = true;
                 }
                 long firstFrame = 0, firstAt = 0, lastAt = long.MinValue;
                 readErrors[shard] = CaptureAnalyzer.ReadPackets(source, analyzer.AddKeyLog, (in CapturedPacket packet) =>

@@ -134,9 +134,15 @@ public static class Program
                     return ExitUsage;
                 }
                 bool terminal = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected;
+                var stream = CaptureFile.OpenRead(path);
+                if (threadCount > 1 && !stream.CanSeek)
+                {
+                    // A pipe can be read only once, and each of the threads reads the whole file.
+                    stderr.WriteLine($"rdpwire: {path}: not a seekable file, so it is read on one thread");
+                    threadCount = 1;
+                }
                 if (threadCount == 1)
                 {
-                    var stream = CaptureFile.OpenRead(path);
                     using var source = CaptureFile.Open(stream, path);
                     using (ProgressBar.Start(stream, stderr, terminal))
                     {
@@ -146,6 +152,7 @@ public static class Program
                 else
                 {
                     // Each thread reads the whole file itself, up to where it ended when opened.
+                    stream.Dispose();
                     using var readings = CaptureFileReadings.Open(path);
                     using (ProgressBar.Start(() => readings.BytesRead, readings.Length, stderr, terminal))
                     {

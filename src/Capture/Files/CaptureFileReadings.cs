@@ -36,6 +36,12 @@ public sealed class CaptureFileReadings : IDisposable
         {
             return new CaptureFileReadings(handle);
         }
+        catch (NotSupportedException e)
+        {
+            // A pipe: it can be read only once, and every reader reads all of it.
+            handle.Dispose();
+            throw new IOException("not a seekable file: several readers cannot each read it", e);
+        }
         catch
         {
             handle.Dispose();

@@ -44,6 +44,36 @@ public class CliTests
     }
 
     [Fact]
+    public async Task Threads_OnAPipe_ReadOnOneThreadWithANotice_AndTheSameReport()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return; // mkfifo(3) is POSIX
+        }
+        string path = Fixture("mtu-blackhole-server-side.pcap");
+        var one = Run("analyze", path, "--json");
+        string fifo = Path.Combine(Path.GetTempPath(), "rdpwire-test-fifo-" + Guid.NewGuid().ToString("N"));
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", fifo))
+        {
+            await mkfifo.WaitForExitAsync();
+        }
+        try
+        {
+            // Whoever opens the pipe for writing hands over the capture, as tcpdump -w - | rdpwire would.
+            var writer = Task.Run(() => File.WriteAllBytes(fifo, File.ReadAllBytes(path)));
+            var (exit, stdout, stderr) = Run("analyze", fifo, "--threads", "2", "--json");
+            await writer;
+            Assert.Equal(one.Exit, exit);
+            Assert.Equal(one.Out, stdout.Replace(fifo, path, StringComparison.Ordinal));
+            Assert.Equal($"rdpwire: {fifo}: not a seekable file, so it is read on one thread", stderr.TrimEnd());
+        }
+        finally
+        {
+            File.Delete(fifo);
+        }
+    }
+
+    [Fact]
     public void HandMade_NotACapture_OneLineAndExit2()
     {
         string path = TempFile("GET / HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
