@@ -50,6 +50,12 @@ public static class AnnotateCommand
             try
             {
                 using var source = CaptureFile.Open(inPath);
+                // Comments the capture already carries stay, before ours.
+                var pcapng = source as PcapNgFileReader;
+                if (pcapng is not null)
+                {
+                    pcapng.KeepComments = true;
+                }
                 using var writer = PcapNgWriter.Create(outPath, $"rdpwire {typeof(AnnotateCommand).Assembly.GetName().Version?.ToString(3)} annotate");
                 var interfaces = new Dictionary<(int, LinkType), int>();
                 try
@@ -61,7 +67,8 @@ public static class AnnotateCommand
                             id = writer.AddInterface(packet.LinkType, 0, null);
                             interfaces[(packet.InterfaceId, packet.LinkType)] = id;
                         }
-                        writer.WritePacket(id, packet, comments.GetValueOrDefault(packet.Frame));
+                        var ours = comments.GetValueOrDefault(packet.Frame);
+                        writer.WritePacket(id, packet, pcapng is { Comments.Count: > 0 } ? [.. pcapng.Comments, .. ours ?? []] : ours);
                         packets++;
                     }
                 }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.ObjectModel;
+using System.Text;
 
 namespace RdpWire.Capture.Files;
 
@@ -38,6 +39,7 @@ public sealed class PcapNgFileReader : IPacketSource, IDecryptionSecretsSource, 
     private enum OptionCode : ushort
     {
         EndOfOptions = 0,
+        Comment = 1, // opt_comment (UTF-8)
         InterfaceTimestampResolution = 9, // if_tsresol
         InterfaceTimestampOffset = 14, // if_tsoffset
     }
@@ -114,6 +116,17 @@ public sealed class PcapNgFileReader : IPacketSource, IDecryptionSecretsSource, 
     public IReadOnlyList<LinkType> LinkTypes { get; }
 
     public long TruncatedPackets => _truncatedPackets;
+
+    /// <summary>
+    /// When set, the packet blocks' comments (opt_comment, section 3.5) are read into
+    /// <see cref="Comments"/>; off by default, so analysis does not decode them.
+    /// </summary>
+    public bool KeepComments { get; set; }
+
+    /// <summary>The comments of the packet <see cref="TryReadNext"/> returned last, in the block's order (<see cref="KeepComments"/>); valid until the next call.</summary>
+    public IReadOnlyList<string> Comments => _comments;
+
+    private readonly List<string> _comments = [];
 
     /// <summary>Section Header Blocks read so far.</summary>
     public int SectionCount => _sectionCount;
@@ -252,31 +265,17 @@ public sealed class PcapNgFileReader : IPacketSource, IDecryptionSecretsSource, 
         int interfaceId = _interfaces.Count;
 
         ReadOnlySpan<byte> options = block[InterfaceDescriptionOptionsStart..(length - BlockTrailerLength)];
-        while (options.Length >= OptionHeaderLength)
+        while (TryReadOption(ref options, out var code, out var value))
         {
-            var code = (OptionCode)Read16(options);
-            int valueLength = Read16(options[2..]);
-            options = options[OptionHeaderLength..];
-            int paddedLength = (valueLength + 3) & ~3;
-            if (code == OptionCode.EndOfOptions || paddedLength > options.Length)
-            {
-                // An option running past the block is malformed; the block length is
-                // still sound, so keep what was read and ignore the rest of the options.
-                break;
-            }
-
-            ReadOnlySpan<byte> value = options[..valueLength];
             switch (code)
             {
-                case OptionCode.InterfaceTimestampResolution when valueLength == 1:
+                case OptionCode.InterfaceTimestampResolution when value.Length == 1:
                     description = description with { UnitsPerSecond = UnitsPerSecond(value[0], interfaceId, offset) };
                     break;
-                case OptionCode.InterfaceTimestampOffset when valueLength == 8:
+                case OptionCode.InterfaceTimestampOffset when value.Length == 8:
                     description = description with { OffsetSeconds = (long)Read64(value) };
                     break;
             }
-
-            options = options[paddedLength..];
         }
 
         _interfaces.Add(description);
@@ -286,6 +285,31 @@ public sealed class PcapNgFileReader : IPacketSource, IDecryptionSecretsSource, 
         }
 
         _input.Advance(length);
+    }
+
+    /// <summary>
+    /// Section 3.5: the next option of a block's options (code, length, value padded to 32 bits).
+    /// False at opt_endofopt, at the end, or at an option running past the block: that is malformed,
+    /// but the block length is still sound, so what was read is kept and the rest ignored.
+    /// </summary>
+    private bool TryReadOption(ref ReadOnlySpan<byte> options, out OptionCode code, out ReadOnlySpan<byte> value)
+    {
+        code = OptionCode.EndOfOptions;
+        value = default;
+        if (options.Length < OptionHeaderLength)
+        {
+            return false;
+        }
+        code = (OptionCode)Read16(options);
+        int valueLength = Read16(options[2..]);
+        int paddedLength = (valueLength + 3) & ~3;
+        if (code == OptionCode.EndOfOptions || paddedLength > options.Length - OptionHeaderLength)
+        {
+            return false;
+        }
+        value = options.Slice(OptionHeaderLength, valueLength);
+        options = options[(OptionHeaderLength + paddedLength)..];
+        return true;
     }
 
     /// <summary>Sections 4.3 (Enhanced Packet), 4.4 (Simple Packet), Appendix A (obsolete Packet Block).</summary>
@@ -344,6 +368,24 @@ public sealed class PcapNgFileReader : IPacketSource, IDecryptionSecretsSource, 
 
         // Simple Packet Blocks carry no timestamp; they get the Unix epoch (what Wireshark
         // shows as time 0), plus the interface offset like any other.
+        if (KeepComments)
+        {
+            _comments.Clear();
+            // Options follow the packet data, padded to 32 bits (sections 4.3, Appendix A); a Simple Packet Block has none.
+            int optionsStart = dataStart + (int)((captured + 3) & ~3u);
+            if (type != BlockType.SimplePacket && optionsStart < length - BlockTrailerLength)
+            {
+                ReadOnlySpan<byte> options = block[optionsStart..(length - BlockTrailerLength)];
+                while (TryReadOption(ref options, out var code, out var value))
+                {
+                    if (code == OptionCode.Comment)
+                    {
+                        _comments.Add(Encoding.UTF8.GetString(value));
+                    }
+                }
+            }
+        }
+
         long ticks = ToTicks(timestamp, description.UnitsPerSecond, description.OffsetSeconds);
         var packet = new CapturedPacket(frame, ticks, description.LinkType, interfaceId, wireLength,
             _input.Memory(dataStart, (int)captured), SubTickNanoseconds(timestamp, description.UnitsPerSecond));

@@ -66,6 +66,43 @@ public class AnnotateAndJUnitTests
         }
     }
 
+    [Fact]
+    public void Annotate_KeepsTheCommentsTheCaptureAlreadyHas_BeforeItsOwn()
+    {
+        // A capture with comments: the annotated recording of a real failure. Annotated again, every
+        // frame keeps the comments it had, and the findings' comments follow them.
+        string once = Temp(".pcapng"), twice = Temp(".pcapng");
+        try
+        {
+            Assert.Equal(0, Run("annotate", Path.Combine(RepoPaths.FixturesDir, "cert-expired-tls12.pcap"), once).Exit);
+            Assert.Equal(0, Run("annotate", once, twice).Exit);
+            var first = ReadComments(once);
+            var second = ReadComments(twice);
+            Assert.NotEmpty(first);
+            Assert.Equal(first.Keys.Order(), second.Keys.Order());
+            foreach (var (frame, comments) in first)
+            {
+                Assert.Equal([.. comments, .. comments], second[frame]);
+            }
+
+            // The reader hands them over only when asked, as the block holds them.
+            using var asked = (PcapNgFileReader)CaptureFile.Open(once);
+            asked.KeepComments = true;
+            using var notAsked = (PcapNgFileReader)CaptureFile.Open(once);
+            while (asked.TryReadNext(out var packet))
+            {
+                Assert.True(notAsked.TryReadNext(out _));
+                Assert.Equal(first.GetValueOrDefault(packet.Frame) ?? [], asked.Comments);
+                Assert.Empty(notAsked.Comments);
+            }
+        }
+        finally
+        {
+            File.Delete(once);
+            File.Delete(twice);
+        }
+    }
+
     [ToolFact("tshark")]
     public void Annotate_OutputOpensInTshark_WithCommentsOnTheCitedFrames()
     {
