@@ -366,8 +366,6 @@ public sealed class PcapNgFileReader : IPacketSource, IDecryptionSecretsSource, 
             _truncatedPackets++;
         }
 
-        // Simple Packet Blocks carry no timestamp; they get the Unix epoch (what Wireshark
-        // shows as time 0), plus the interface offset like any other.
         if (KeepComments)
         {
             _comments.Clear();
@@ -386,6 +384,8 @@ public sealed class PcapNgFileReader : IPacketSource, IDecryptionSecretsSource, 
             }
         }
 
+        // Simple Packet Blocks carry no timestamp; they get the Unix epoch (what Wireshark
+        // shows as time 0), plus the interface offset like any other.
         long ticks = ToTicks(timestamp, description.UnitsPerSecond, description.OffsetSeconds);
         var packet = new CapturedPacket(frame, ticks, description.LinkType, interfaceId, wireLength,
             _input.Memory(dataStart, (int)captured), SubTickNanoseconds(timestamp, description.UnitsPerSecond));
