@@ -341,6 +341,24 @@ public sealed class CaptureAnalyzer
     /// </summary>
     public void Advance(long nowTicks) => _table.Advance(nowTicks);
 
+    /// <summary>
+    /// A packet another shard analyzes (<c>analyze --threads</c>): it reaches this analyzer only as
+    /// time, as it would reach one analyzer of the whole capture. It moves the capture's latest time,
+    /// and, when it is a TCP segment this analyzer's table would have looked up, the table's clock
+    /// (idle and closed connections end at the same packets as with one thread, even when time stamps
+    /// jump). It is decoded only when the clock would act.
+    /// </summary>
+    internal void PassOver(in CapturedPacket packet)
+    {
+        long now = packet.TimestampTicks;
+        _lastTicks = Math.Max(_lastTicks, now);
+        if (_table.AdvanceWouldAct(now) && PacketDecoder.TryDecode(packet, out var p) == DecodeResult.Ok
+            && !p.IsFragment && p.Transport == TransportKind.Tcp)
+        {
+            _table.Advance(now);
+        }
+    }
+
     private static void RecordTcpFacts(ConnectionState state, in DecodedPacket p, in TcpSegmentInfo info, FrameRef at, string arrow)
     {
         var flags = info.Flags;

@@ -61,7 +61,6 @@ public static class ShardedAnalysis
             var firstTicks = new long[threads];
             var lastTicks = new long[threads];
             Array.Fill(lastTicks, long.MinValue);
-            PacketRouter router = (in CapturedPacket packet) => ShardOf(packet, threads);
             // One governor for all the threads, with each one's budget: a collection stops them all. On the
             // 5 GB bench capture, a governor per thread collected as often as one thread's for the same heap.
             var governor = options.CollectEveryAllocatedBytes > 0
@@ -86,16 +85,29 @@ public static class ShardedAnalysis
                     options with { KeyLog = options.KeyLog?.Clone(), SharedHeapGovernor = governor }) { CreationFrames = [] };
                 // Classic pcap: the source returns this shard's packets only. Otherwise (pcapng) every
                 // packet comes by and the others' are passed over here.
+                // The other shards' packets reach this analyzer as time only (CaptureAnalyzer.PassOver).
                 bool routed = false;
                 if (source is PcapFileReader pcap)
                 {
-                    pcap.KeepOnly(router, shard);
+                    pcap.KeepOnly((in CapturedPacket packet) =>
+                    {
+                        int of = ShardOf(packet, threads);
+                        if (of != shard)
+                        {
+                            analyzer.PassOver(packet);
+                        }
+                        return of;
+                    }, shard);
                     routed = true;
                 }
                 long firstFrame = 0, firstAt = 0, lastAt = long.MinValue;
                 readErrors[shard] = CaptureAnalyzer.ReadPackets(source, analyzer.AddKeyLog, (in CapturedPacket packet) =>
                 {
-                    if (routed || ShardOf(packet, threads) == shard)
+                    if (!routed && ShardOf(packet, threads) != shard)
+                    {
+                        analyzer.PassOver(packet);
+                    }
+                    else
                     {
                         if (firstFrame == 0)
                         {

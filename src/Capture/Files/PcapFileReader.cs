@@ -43,7 +43,6 @@ public sealed class PcapFileReader : IPacketSource
     private long _packetsRead;
     private long _truncatedPackets;
     private bool _disposed;
-    private readonly PcapRecords _records;
     /// <summary>Set by <see cref="KeepOnly"/>: the router, and the reader whose packets are returned.</summary>
     private PacketRouter? _router;
     private int _reader;
@@ -74,7 +73,6 @@ public sealed class PcapFileReader : IPacketSource
         }
 
         LinkTypes = new ReadOnlyCollection<LinkType>([_linkType]);
-        _records = new PcapRecords(_bigEndian, _linkType);
     }
 
     public string Name { get; }
@@ -104,8 +102,8 @@ public sealed class PcapFileReader : IPacketSource
     /// <summary>
     /// From now on <see cref="TryReadNext"/> returns only the packets <paramref name="router"/> gives to
     /// <paramref name="reader"/> (<c>analyze --threads N</c>: each thread reads the whole file and keeps its
-    /// shard). The router sees each packet without its time stamp (<see cref="PcapRecords.RoutedPacket"/>);
-    /// the others are passed over, frames still counted, and only the packets returned count towards
+    /// shard). The router sees every packet as it would be returned (and may note the time stamps of the
+    /// others); the others are passed over, frames still counted, and only the packets returned count towards
     /// <see cref="TruncatedPackets"/>, so the readers' counts add up to the file's.
     /// </summary>
     public void KeepOnly(PacketRouter router, int reader)
@@ -145,11 +143,11 @@ public sealed class PcapFileReader : IPacketSource
                 throw CutShort(frame);
             }
 
-            bool keep = _router is null
-                || _router(_records.RoutedPacket(_input.Span(0, RecordHeaderLength), frame, _input.Memory(RecordHeaderLength, captured))) == _reader;
+            var read = Packet(_input.Span(0, RecordHeaderLength), frame, _input.Memory(RecordHeaderLength, captured));
+            bool keep = _router is null || _router(read) == _reader;
             if (keep)
             {
-                packet = Packet(_input.Span(0, RecordHeaderLength), frame, _input.Memory(RecordHeaderLength, captured));
+                packet = read;
                 if (packet.IsTruncated)
                 {
                     _truncatedPackets++;
@@ -165,43 +163,30 @@ public sealed class PcapFileReader : IPacketSource
     }
 
     /// <summary>incl_len of a Packet Record header (draft-ietf-opsawg-pcap section 5); -1 past <see cref="MaxPacketLength"/>.</summary>
-    private int CapturedLength(ReadOnlySpan<byte> header) => _records.CapturedLength(header);
+    private int CapturedLength(ReadOnlySpan<byte> header)
+    {
+        uint includedLength = ReadUInt32(header[8..]);
+        return includedLength > MaxPacketLength ? -1 : (int)includedLength;
+    }
 
     /// <summary>The packet of a record: its header (time stamp, orig_len) and captured bytes.</summary>
     private CapturedPacket Packet(ReadOnlySpan<byte> header, long frame, ReadOnlyMemory<byte> data)
     {
         uint seconds = ReadUInt32(header);
         uint fraction = ReadUInt32(header[4..]);
-        int wireLength = PcapRecords.WireLength(ReadUInt32(header[12..]), (uint)data.Length);
+        int wireLength = WireLength(ReadUInt32(header[12..]), (uint)data.Length);
         long fractionTicks = _nanosecond ? fraction / NanosecondsPerTick : fraction * TicksPerMicrosecond;
         long ticks = UnixEpochTicks + seconds * TimeSpan.TicksPerSecond + fractionTicks;
         return new CapturedPacket(frame, ticks, _linkType, 0, wireLength, data,
             _nanosecond ? (byte)(fraction % NanosecondsPerTick) : (byte)0);
     }
 
-    /// <summary>The Packet Records of one file (draft-ietf-opsawg-pcap section 5).</summary>
-    private readonly struct PcapRecords(bool bigEndian, LinkType linkType)
-    {
-        public int CapturedLength(ReadOnlySpan<byte> header)
-        {
-            uint includedLength = Read32(header[8..], bigEndian);
-            return includedLength > MaxPacketLength ? -1 : (int)includedLength;
-        }
-
-        /// <summary>
-        /// The packet a <see cref="PacketRouter"/> sees: frame number, link type, wire length and bytes as
-        /// <see cref="TryReadNext"/> returns them, without the time stamp (no router needs it).
-        /// </summary>
-        public CapturedPacket RoutedPacket(ReadOnlySpan<byte> header, long frame, ReadOnlyMemory<byte> data) =>
-            new(frame, 0, linkType, 0, WireLength(Read32(header[12..], bigEndian), Read32(header[8..], bigEndian)), data);
-
-        /// <summary>
-        /// A record with incl_len > orig_len is malformed but Wireshark shows it: the bytes present are
-        /// the truth, so the wire length is at least that.
-        /// </summary>
-        public static int WireLength(uint originalLength, uint includedLength) =>
-            (int)Math.Min(Math.Max(originalLength, includedLength), int.MaxValue);
-    }
+    /// <summary>
+    /// A record with incl_len > orig_len is malformed but Wireshark shows it: the bytes present are
+    /// the truth, so the wire length is at least that.
+    /// </summary>
+    private static int WireLength(uint originalLength, uint includedLength) =>
+        (int)Math.Min(Math.Max(originalLength, includedLength), int.MaxValue);
 
     public void Dispose()
     {

@@ -203,6 +203,16 @@ public sealed class TcpFlowTable<TState> where TState : class
         SweepIdle(now);
     }
 
+    /// <summary>
+    /// Whether <see cref="Advance"/>(<paramref name="now"/>) would do anything: a sweep of closed or
+    /// idle connections falls due, or a remembered closed flow is forgotten. When false, calling it
+    /// changes nothing.
+    /// </summary>
+    public bool AdvanceWouldAct(long now) =>
+        now - _lastSweepTicks >= _limits.IdleTimeout.Ticks / 4
+        || (_closing.Count > 0 && now - _lastClosingSweepTicks >= _limits.ClosedLinger.Ticks / 4)
+        || (_recentlyClosedOrder.Count > 0 && now - _recentlyClosedOrder.Peek().Ticks > _limits.ClosedMemory.Ticks);
+
     private void Remember(FlowKey flow, long now)
     {
         if (_recentlyClosed.Count >= MaxRecentlyClosed && _recentlyClosedOrder.TryDequeue(out var oldest))

@@ -48,6 +48,35 @@ public class ShardedAnalysisTests
         }
     }
 
+    [Theory]
+    [InlineData(300, 700)]
+    [InlineData(1000, 1200)]
+    [InlineData(500, -700)]
+    public void HandMade_TimeStampsThatJump_SameJsonOnOneTwoAndThreeThreads(int every, int seconds)
+    {
+        // A generated capture whose every Nth record is stamped minutes away from its neighbours (a
+        // clock stepped while capturing, captures merged out of order). With one analyzer, a packet
+        // stamped ahead ends every connection idle by its time; each shard must see that time too.
+        using var capture = new GeneratedCapture(CaptureGenerator.DefaultTemplates, 24L << 20, bulkBytesPerSession: 256L << 10,
+            concurrentSessions: 48, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(1));
+        byte[] bytes = File.ReadAllBytes(capture.Path);
+        int records = 0;
+        for (int at = 24; at + 16 <= bytes.Length; at += 16 + (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(at + 8)))
+        {
+            if (++records % every == 0)
+            {
+                uint stamped = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(at));
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(at), (uint)(stamped + seconds));
+            }
+        }
+        File.WriteAllBytes(capture.Path, bytes);
+        var options = new AnalyzerOptions { SpoolConnections = true };
+        string one = Json(capture.Path, options, 1);
+        Assert.Contains("\"closeKind\": \"timeout\"", one);
+        Assert.Equal(one, Json(capture.Path, options, 2));
+        Assert.Equal(one, Json(capture.Path, options, 3));
+    }
+
     [Fact]
     public void HeapGovernor_CollectingDuringTheAnalysis_LeavesTheReportAsItWas()
     {
