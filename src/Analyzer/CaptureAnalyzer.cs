@@ -343,17 +343,32 @@ public sealed class CaptureAnalyzer
 
     /// <summary>
     /// A packet another shard analyzes (<c>analyze --threads</c>): it reaches this analyzer only as
-    /// time, as it would reach one analyzer of the whole capture. It moves the capture's latest time,
-    /// and, when it is a TCP segment this analyzer's table would have looked up, the table's clock
-    /// (idle and closed connections end at the same packets as with one thread, even when time stamps
-    /// jump). It is decoded only when the clock would act.
+    /// time, as it would reach one analyzer of the whole capture. It moves the capture's latest time;
+    /// a TCP segment this analyzer's table would have looked up moves the table's clock (idle and
+    /// closed connections end at the same packets as with one thread, even when time stamps jump), and
+    /// an IP fragment the reassembly's clock (datagrams time out at the same packet). It is decoded only
+    /// when one of the clocks would act. Not replayed: a fragment that completes another shard's TCP
+    /// datagram also moves the TCP clock with one thread.
     /// </summary>
     internal void PassOver(in CapturedPacket packet)
     {
         long now = packet.TimestampTicks;
         _lastTicks = Math.Max(_lastTicks, now);
-        if (_table.AdvanceWouldAct(now) && PacketDecoder.TryDecode(packet, out var p) == DecodeResult.Ok
-            && !p.IsFragment && p.Transport == TransportKind.Tcp)
+        bool tcpClock = _table.AdvanceWouldAct(now), fragmentClock = _defrag.ExpireWouldAct(now);
+        if (!tcpClock && !fragmentClock)
+        {
+            return;
+        }
+        // As Process and Dispatch route it.
+        var result = PacketDecoder.TryDecode(packet, out var p);
+        if (p.IpVersion != 0 && p.IsFragment)
+        {
+            if (fragmentClock)
+            {
+                _defrag.Expire(now, _incompleteDatagrams);
+            }
+        }
+        else if (tcpClock && result == DecodeResult.Ok && p.Transport == TransportKind.Tcp)
         {
             _table.Advance(now);
         }

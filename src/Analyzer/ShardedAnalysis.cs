@@ -22,6 +22,9 @@ namespace RdpWire.Analyzer;
 /// hosts and the ICMP errors quoting them (routed by the quoted addresses) meet in one analyzer.
 /// Packets that do not decode to IP go to shard 0, which counts them; packets damaged past their IP
 /// header go by their addresses.</item>
+/// <item>Time: the other shards' packets reach each analyzer as time only
+/// (<see cref="CaptureAnalyzer.PassOver"/>), so that connections go idle and IP datagrams time out at
+/// the same packet as with one analyzer, whichever shard that packet belongs to.</item>
 /// <item>Connection ids: each shard records the frame that created each of its connections; the id a
 /// single analyzer would have given is that frame's rank among all shards' creation frames.</item>
 /// <item>Connections open at the end are judged against the whole capture's last packet; the capture

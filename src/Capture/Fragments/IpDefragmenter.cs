@@ -369,6 +369,12 @@ public sealed class IpDefragmenter
     }
 
     /// <summary>
+    /// Whether <see cref="Expire"/>(<paramref name="nowTicks"/>, ...) would do anything: a datagram's
+    /// reassembly timer has run out by then, or datagrams given up on wait to be handed over.
+    /// </summary>
+    public bool ExpireWouldAct(long nowTicks) => nowTicks > _nextExpiryTicks || _pending.Count > 0;
+
+    /// <summary>
     /// Gives up on datagrams incomplete for longer than their timeout at capture time
     /// <paramref name="nowTicks"/>, and hands over every datagram given up on so far (overlap,
     /// caps, ...) in the order they were given up on.

@@ -78,6 +78,75 @@ public class ShardedAnalysisTests
     }
 
     [Fact]
+    public void HandMade_FragmentsOfTwoHostPairsOnDifferentThreads_TimeOutAtTheSamePacket()
+    {
+        // The recorded fragments-dropped capture twice: as recorded, then again 35 s after it ends with
+        // the client's address changed so that the pair falls to the other of two threads. With one
+        // analyzer, the second copy's first fragment runs out the first copy's reassembly timers; the
+        // first copy's thread must see that time too, or its datagrams are "still missing when the
+        // capture ended" instead.
+        byte[] recorded = File.ReadAllBytes(Path.Combine(RepoPaths.FixturesDir, "fragments-dropped.pcap"));
+        var records = new List<(uint Seconds, uint Fraction, byte[] Frame)>();
+        for (int at = 24; at + 16 <= recorded.Length;)
+        {
+            int length = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(recorded.AsSpan(at + 8));
+            records.Add((System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(recorded.AsSpan(at)),
+                System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(recorded.AsSpan(at + 4)), recorded.AsSpan(at + 16, length).ToArray()));
+            at += 16 + length;
+        }
+        byte[] client = [10, 77, 1, 2];
+        int Shard(byte[] frame) => ShardedAnalysis.ShardOf(new RdpWire.Capture.CapturedPacket(1, 0, RdpWire.Capture.LinkType.Ethernet, 0, frame.Length, frame), 2);
+        byte[] Moved(byte[] frame, byte second)
+        {
+            byte[] copy = (byte[])frame.Clone();
+            foreach (int offset in (int[])[26, 30]) // IPv4 source and destination behind a 14-byte Ethernet header
+            {
+                if (copy.AsSpan(offset, 4).SequenceEqual(client))
+                {
+                    copy[offset + 1] = second;
+                }
+            }
+            int headerLength = (copy[14] & 0x0F) * 4;
+            copy[24] = copy[25] = 0;
+            uint sum = 0;
+            for (int i = 14; i < 14 + headerLength; i += 2)
+            {
+                sum += (uint)(copy[i] << 8 | copy[i + 1]);
+            }
+            sum = (sum & 0xFFFF) + (sum >> 16);
+            sum = (sum & 0xFFFF) + (sum >> 16);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(copy.AsSpan(24), (ushort)~sum);
+            return copy;
+        }
+        byte second = Enumerable.Range(78, 100).Select(b => (byte)b).First(b => Shard(Moved(records[0].Frame, b)) != Shard(records[0].Frame));
+        uint shift = records[^1].Seconds - records[0].Seconds + 35;
+        using var file = new MemoryStream();
+        file.Write(recorded.AsSpan(0, 24));
+        foreach (var (seconds, fraction, frame) in records.Select(r => r).Concat(records.Select(r => (r.Seconds + shift, r.Fraction, Moved(r.Frame, second)))))
+        {
+            foreach (uint field in (uint[])[seconds, fraction, (uint)frame.Length, (uint)frame.Length])
+            {
+                file.Write(BitConverter.GetBytes(field));
+            }
+            file.Write(frame);
+        }
+        string path = Path.Combine(Path.GetTempPath(), $"rdpwire-test-{Guid.NewGuid():N}.pcap");
+        File.WriteAllBytes(path, file.ToArray());
+        try
+        {
+            var options = new AnalyzerOptions();
+            string one = Json(path, options, 1);
+            Assert.Contains("reassembly timer ran out", one);
+            Assert.Equal(one, Json(path, options, 2));
+            Assert.Equal(one, Json(path, options, 3));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void HeapGovernor_CollectingDuringTheAnalysis_LeavesTheReportAsItWas()
     {
         using var capture = new GeneratedCapture(CaptureGenerator.DefaultTemplates, 24L << 20, bulkBytesPerSession: 64L << 10,
