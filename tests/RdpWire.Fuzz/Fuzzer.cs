@@ -101,6 +101,7 @@ public static class Fuzzer
     {
         string? error = null;
         var outcome = Outcome.Analyzed;
+        string? json = null;
         var worker = new Thread(() =>
         {
             long before = GC.GetAllocatedBytesForCurrentThread();
@@ -119,7 +120,7 @@ public static class Fuzzer
                     report = ShardedAnalysis.Analyze(() => CaptureFile.Open(new MemoryStream(input, writable: false), "fuzz"), threads, analyzerOptions);
                 }
                 // The renderers must cope with whatever the report holds.
-                _ = RdpWire.Analyzer.Report.ReportJson.Serialize(report);
+                json = RdpWire.Analyzer.Report.ReportJson.Serialize(report);
             }
             catch (CaptureFormatException)
             {
@@ -136,6 +137,25 @@ public static class Fuzzer
             {
                 error = $"allocated {allocated >> 20} MiB for a {input.Length}-byte input (cap {cap >> 20} MiB)";
                 outcome = Outcome.Failed;
+            }
+            if (threads > 1 && outcome == Outcome.Analyzed)
+            {
+                // --threads writes the one-thread report, byte for byte (issue 8).
+                try
+                {
+                    using var source = CaptureFile.Open(new MemoryStream(input, writable: false), "fuzz");
+                    string one = RdpWire.Analyzer.Report.ReportJson.Serialize(CaptureAnalyzer.Analyze(source, new AnalyzerOptions { KeyLog = keys?.Clone() }));
+                    if (one != json)
+                    {
+                        error = $"{threads} threads wrote another report than one";
+                        outcome = Outcome.Failed;
+                    }
+                }
+                catch (CaptureFormatException e)
+                {
+                    error = $"one thread refused what {threads} threads read: {e.Message}";
+                    outcome = Outcome.Failed;
+                }
             }
         }, 16 << 20) { IsBackground = true };
         worker.Start();
