@@ -86,31 +86,28 @@ public static class ShardedAnalysis
                 // Each shard its own copy of the key material: nothing in it is shared between threads.
                 var analyzer = analyzers[shard] = new CaptureAnalyzer(source.Name, source.Format,
                     options with { KeyLog = options.KeyLog?.Clone(), SharedHeapGovernor = governor }) { CreationFrames = [] };
+                // The shard of a packet; the other shards' packets reach this analyzer as time only (CaptureAnalyzer.PassOver).
+                int Route(in CapturedPacket packet)
+                {
+                    int of = ShardOf(packet, threads);
+                    if (of != shard)
+                    {
+                        analyzer.PassOver(packet);
+                    }
+                    return of;
+                }
                 // Classic pcap: the source returns this shard's packets only. Otherwise (pcapng) every
-                // packet comes by and the others' are passed over here.
-                // The other shards' packets reach this analyzer as time only (CaptureAnalyzer.PassOver).
+                // packet comes by and is routed here.
                 bool routed = false;
                 if (source is PcapFileReader pcap)
                 {
-                    pcap.KeepOnly((in CapturedPacket packet) =>
-                    {
-                        int of = ShardOf(packet, threads);
-                        if (of != shard)
-                        {
-                            analyzer.PassOver(packet);
-                        }
-                        return of;
-                    }, shard);
+                    pcap.KeepOnly(Route, shard);
                     routed = true;
                 }
                 long firstFrame = 0, firstAt = 0, lastAt = long.MinValue;
                 readErrors[shard] = CaptureAnalyzer.ReadPackets(source, analyzer.AddKeyLog, (in CapturedPacket packet) =>
                 {
-                    if (!routed && ShardOf(packet, threads) != shard)
-                    {
-                        analyzer.PassOver(packet);
-                    }
-                    else
+                    if (routed || Route(packet) == shard)
                     {
                         if (firstFrame == 0)
                         {

@@ -143,20 +143,17 @@ public sealed class PcapFileReader : IPacketSource
                 throw CutShort(frame);
             }
 
+            // The packet's bytes stay where they are until the next EnsureAvailable.
             var read = Packet(_input.Span(0, RecordHeaderLength), frame, _input.Memory(RecordHeaderLength, captured));
-            bool keep = _router is null || _router(read) == _reader;
-            if (keep)
+            _input.Advance(RecordHeaderLength + captured);
+            _packetsRead = frame;
+            if (_router is null || _router(read) == _reader)
             {
                 packet = read;
                 if (packet.IsTruncated)
                 {
                     _truncatedPackets++;
                 }
-            }
-            _input.Advance(RecordHeaderLength + captured);
-            _packetsRead = frame;
-            if (keep)
-            {
                 return true;
             }
         }

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Text;
 using RdpWire.Analyzer;
 using RdpWire.Analyzer.Report;
@@ -61,12 +62,12 @@ public class ShardedAnalysisTests
             concurrentSessions: 48, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(1));
         byte[] bytes = File.ReadAllBytes(capture.Path);
         int records = 0;
-        for (int at = 24; at + 16 <= bytes.Length; at += 16 + (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(at + 8)))
+        for (int at = 24; at + 16 <= bytes.Length; at += 16 + (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(at + 8)))
         {
             if (++records % every == 0)
             {
-                uint stamped = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(at));
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(at), (uint)(stamped + seconds));
+                uint stamped = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(at));
+                BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(at), (uint)(stamped + seconds));
             }
         }
         File.WriteAllBytes(capture.Path, bytes);
@@ -89,9 +90,9 @@ public class ShardedAnalysisTests
         var records = new List<(uint Seconds, uint Fraction, byte[] Frame)>();
         for (int at = 24; at + 16 <= recorded.Length;)
         {
-            int length = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(recorded.AsSpan(at + 8));
-            records.Add((System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(recorded.AsSpan(at)),
-                System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(recorded.AsSpan(at + 4)), recorded.AsSpan(at + 16, length).ToArray()));
+            int length = (int)BinaryPrimitives.ReadUInt32LittleEndian(recorded.AsSpan(at + 8));
+            records.Add((BinaryPrimitives.ReadUInt32LittleEndian(recorded.AsSpan(at)),
+                BinaryPrimitives.ReadUInt32LittleEndian(recorded.AsSpan(at + 4)), recorded.AsSpan(at + 16, length).ToArray()));
             at += 16 + length;
         }
         byte[] client = [10, 77, 1, 2];
@@ -115,7 +116,7 @@ public class ShardedAnalysisTests
             }
             sum = (sum & 0xFFFF) + (sum >> 16);
             sum = (sum & 0xFFFF) + (sum >> 16);
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(copy.AsSpan(24), (ushort)~sum);
+            BinaryPrimitives.WriteUInt16BigEndian(copy.AsSpan(24), (ushort)~sum);
             return copy;
         }
         byte second = Enumerable.Range(78, 100).Select(b => (byte)b).First(b => Shard(Moved(records[0].Frame, b)) != Shard(records[0].Frame));
